@@ -1,0 +1,95 @@
+import { Hono } from 'hono';
+import type { BatchRow, JobRow, JobStore } from '../../queue/store.js';
+import { ApiError } from '../errors.js';
+import type { AppEnv } from '../types.js';
+
+const iso = (ms: number | null) => (ms === null ? undefined : new Date(ms).toISOString());
+
+/** The `GET /status/:request_id` body of one job. */
+export function renderJobStatus(job: JobRow, now: number) {
+  const processingTime = job.started_at !== null && job.completed_at !== null ? (job.completed_at - job.started_at) / 1000 : undefined;
+  const body: Record<string, unknown> = {
+    request_id: job.request_id,
+    candidate_id: job.candidate_id,
+    status: job.state,
+    progress: job.progress,
+    stage: job.stage,
+    priority: job.priority,
+    queued_at: iso(job.queued_at),
+    started_at: iso(job.started_at),
+    completed_at: iso(job.completed_at),
+    processing_time: processingTime,
+    attempts: job.attempts,
+    timestamp: new Date(now).toISOString(),
+  };
+  if (job.batch_id) body.batch_id = job.batch_id;
+  if (job.result) body.result = JSON.parse(job.result);
+  if (job.error_code) body.error = { code: job.error_code, message: job.error_message ?? '' };
+  if (job.purged_at !== null) body.purged_at = iso(job.purged_at);
+  return body;
+}
+
+/**
+ * The status of a batch, derived from its jobs: `completed` when all completed, `failed`
+ * when all finished and at least one failed, `processing` once any job started, else `queued`.
+ */
+export function renderBatchStatus(batch: BatchRow, jobs: JobRow[], now: number) {
+  const counts = { queued: 0, processing: 0, completed: 0, failed: 0 };
+  for (const job of jobs) counts[job.state]++;
+
+  const finished = counts.completed + counts.failed;
+  let status: 'queued' | 'processing' | 'completed' | 'failed' = 'queued';
+  if (finished === jobs.length) status = counts.failed > 0 ? 'failed' : 'completed';
+  else if (counts.processing > 0 || finished > 0) status = 'processing';
+
+  const progress = jobs.length === 0 ? 1 : jobs.reduce((sum, job) => sum + job.progress, 0) / jobs.length;
+  return {
+    request_id: batch.request_id,
+    status,
+    progress: Math.round(progress * 1000) / 1000,
+    total: jobs.length,
+    counts,
+    jobs: jobs.map((job) => {
+      const item: Record<string, unknown> = {
+        request_id: job.request_id,
+        candidate_id: job.candidate_id,
+        status: job.state,
+        progress: job.progress,
+        stage: job.stage,
+      };
+      if (job.error_code) item.error = { code: job.error_code, message: job.error_message ?? '' };
+      return item;
+    }),
+    queued_at: iso(batch.created_at),
+    completed_at: iso(batch.completed_at),
+    timestamp: new Date(now).toISOString(),
+  };
+}
+
+export interface StatusRouteDeps {
+  store: JobStore;
+  /** When true, a key sees only the jobs it created, so teammates' candidates stay private. */
+  scopeToApiKey: boolean;
+}
+
+/** `GET /status/:request_id` for a job or a batch. */
+export function statusRoutes(deps: StatusRouteDeps) {
+  const app = new Hono<AppEnv>();
+
+  app.get('/:request_id', (c) => {
+    const requestId = c.req.param('request_id');
+    const owner = c.get('apiKeyName');
+    const visible = (row: { api_key_name: string } | undefined) =>
+      row !== undefined && (!deps.scopeToApiKey || row.api_key_name === owner);
+
+    const job = deps.store.getJob(requestId);
+    if (visible(job)) return c.json(renderJobStatus(job!, deps.store.now));
+
+    const batch = deps.store.getBatch(requestId);
+    if (visible(batch)) return c.json(renderBatchStatus(batch!, deps.store.getBatchJobs(requestId), deps.store.now));
+
+    throw new ApiError(404, 'not_found', `No job or batch with request_id "${requestId.slice(0, 128)}"`);
+  });
+
+  return app;
+}

@@ -1,0 +1,183 @@
+import { createHash } from 'node:crypto';
+import { Hono } from 'hono';
+import { zValidator } from '@hono/zod-validator';
+import type { $ZodError } from 'zod/v4/core';
+import type { Config } from '../../config/index.js';
+import type { Metrics } from '../../observability/metrics.js';
+import type { JobStore, NewJob } from '../../queue/store.js';
+import { ApiError } from '../errors.js';
+import {
+  type CandidateData,
+  describeIssues,
+  processBatchSchema,
+  processCandidateSchema,
+} from '../schemas.js';
+import type { AppEnv } from '../types.js';
+import { renderBatchStatus, renderJobStatus } from './status.js';
+
+export interface WebhookRouteDeps {
+  config: Config;
+  store: JobStore;
+  metrics: Metrics;
+  /** Wakes the worker pool after new jobs were stored. */
+  onEnqueued: () => void;
+}
+
+/** Seconds a client should wait before retrying after `queue_full`. */
+const QUEUE_FULL_RETRY_AFTER_SECONDS = 30;
+
+/** What the durable store keeps of one candidate job: everything the pipeline needs to run it again. */
+export interface JobPayload {
+  candidate: CandidateData;
+}
+
+function validationHook(result: { success: boolean; error?: $ZodError }) {
+  if (result.success || !result.error) return;
+  const details = describeIssues(result.error);
+  const first = details[0]!;
+  const more = details.length > 1 ? ` (and ${details.length - 1} more problem${details.length > 2 ? 's' : ''} in details)` : '';
+  const message = first.message.startsWith(first.field) ? first.message : `${first.field}: ${first.message}`;
+  throw new ApiError(400, 'validation_failed', `${message}${more}`, details);
+}
+
+function requireJson(contentType: string | undefined): void {
+  if (!contentType || !/^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i.test(contentType)) {
+    throw new ApiError(415, 'unsupported_media_type', 'Send the body as JSON with "Content-Type: application/json"');
+  }
+}
+
+/** Hash of the request as validated, so a retry with re-ordered keys or other whitespace still counts as the same body. */
+function hashRequest(value: unknown): string {
+  return createHash('sha256').update(canonicalJson(value)).digest('hex');
+}
+
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, item]) => item !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([key, item]) => `${JSON.stringify(key)}:${canonicalJson(item)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+function statusUrl(requestId: string): string {
+  return `/status/${encodeURIComponent(requestId)}`;
+}
+
+function queueFull(depth: number, max: number): ApiError {
+  return new ApiError(
+    503,
+    'queue_full',
+    `The queue is full (${depth} of ${max} jobs waiting); retry after ${QUEUE_FULL_RETRY_AFTER_SECONDS} seconds`,
+    undefined,
+    { 'Retry-After': String(QUEUE_FULL_RETRY_AFTER_SECONDS) },
+  );
+}
+
+function conflict(requestId: string): ApiError {
+  return new ApiError(
+    409,
+    'request_id_conflict',
+    `request_id "${requestId}" was already used for a different request; use a new request_id for new work`,
+  );
+}
+
+/** `POST /webhook/process-candidate` and `POST /webhook/process-batch`. */
+export function webhookRoutes(deps: WebhookRouteDeps) {
+  const { config, store, metrics } = deps;
+  const app = new Hono<AppEnv>();
+
+  app.use('*', async (c, next) => {
+    requireJson(c.req.header('content-type'));
+    await next();
+  });
+
+  app.post('/process-candidate', zValidator('json', processCandidateSchema, validationHook), (c) => {
+    const request = c.req.valid('json');
+    const apiKeyName = c.get('apiKeyName');
+    const bodyHash = hashRequest(request);
+    const priority = request.data.priority ?? 2;
+    const payload: JobPayload = { candidate: request.data };
+
+    const job: NewJob = {
+      request_id: request.request_id,
+      api_key_name: apiKeyName,
+      candidate_id: request.data.candidate_id,
+      priority,
+      payload: JSON.stringify(payload),
+      body_hash: bodyHash,
+      callback_url: request.callback_url ?? null,
+      timeout_ms: request.timeout * 1000,
+      max_attempts: config.jobMaxAttempts,
+    };
+    const outcome = store.enqueueJob(job, config.queueMaxSize);
+
+    if (outcome.kind === 'full') throw queueFull(outcome.depth, config.queueMaxSize);
+    if (outcome.kind === 'exists') {
+      if (!outcome.sameBody) throw conflict(request.request_id);
+      const existing = store.getJob(request.request_id);
+      if (!existing) throw conflict(request.request_id);
+      c.get('log').info({ request_id: request.request_id }, 'duplicate request; returning the existing job');
+      return c.json(renderJobStatus(existing, store.now), 200);
+    }
+
+    metrics.jobsAccepted.inc({ priority: String(priority) });
+    c.get('log').info(
+      { request_id: request.request_id, candidate_id: request.data.candidate_id, priority },
+      'job queued',
+    );
+    deps.onEnqueued();
+    return c.json({ status: 'queued', request_id: request.request_id, status_url: statusUrl(request.request_id) }, 202);
+  });
+
+  app.post('/process-batch', zValidator('json', processBatchSchema, validationHook), (c) => {
+    const request = c.req.valid('json');
+    const apiKeyName = c.get('apiKeyName');
+    const bodyHash = hashRequest(request);
+
+    const jobs: NewJob[] = request.data.map((candidate) => ({
+      request_id: `${request.request_id}:${candidate.candidate_id}`,
+      batch_id: request.request_id,
+      api_key_name: apiKeyName,
+      candidate_id: candidate.candidate_id,
+      priority: candidate.priority ?? 2,
+      payload: JSON.stringify({ candidate } satisfies JobPayload),
+      body_hash: bodyHash,
+      timeout_ms: request.timeout * 1000,
+      max_attempts: config.jobMaxAttempts,
+    }));
+    const outcome = store.enqueueBatch(
+      { request_id: request.request_id, api_key_name: apiKeyName, body_hash: bodyHash, callback_url: request.callback_url ?? null },
+      jobs,
+      config.queueMaxSize,
+    );
+
+    if (outcome.kind === 'full') throw queueFull(outcome.depth, config.queueMaxSize);
+    if (outcome.kind === 'exists') {
+      const batch = store.getBatch(request.request_id);
+      if (!outcome.sameBody || !batch) throw conflict(request.request_id);
+      return c.json(renderBatchStatus(batch, store.getBatchJobs(batch.request_id), store.now), 200);
+    }
+
+    for (const job of jobs) metrics.jobsAccepted.inc({ priority: String(job.priority) });
+    c.get('log').info({ request_id: request.request_id, candidates: jobs.length }, 'batch queued');
+    deps.onEnqueued();
+    return c.json(
+      {
+        status: 'queued',
+        request_id: request.request_id,
+        status_url: statusUrl(request.request_id),
+        jobs: jobs.map((job) => ({
+          request_id: job.request_id,
+          candidate_id: job.candidate_id,
+          status_url: statusUrl(job.request_id),
+        })),
+      },
+      202,
+    );
+  });
+
+  return app;
+}

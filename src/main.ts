@@ -1,0 +1,61 @@
+import { ConfigError, loadConfig } from './config/index.js';
+import { createLogger } from './observability/logger.js';
+import { startService } from './service.js';
+
+/** Time after the first signal during which a repeated signal is ignored, in milliseconds; a terminal often delivers one Ctrl-C twice through tsx. */
+const REPEAT_SIGNAL_WINDOW_MS = 2000;
+
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`headhunter-webhook: ${error.message}\n`);
+      process.exit(78);
+    }
+    throw error;
+  }
+
+  const logger = createLogger({
+    level: config.logLevel,
+    pretty: config.environment === 'development' && process.stdout.isTTY && !process.env.LOG_FORMAT,
+  });
+
+  let service;
+  try {
+    service = await startService(config, logger);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      logger.fatal(error.message);
+      process.exitCode = 78;
+      return;
+    }
+    logger.fatal({ err: error }, 'start-up failed');
+    process.exitCode = 1;
+    return;
+  }
+
+  let firstSignalAt = 0;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (firstSignalAt === 0) {
+      firstSignalAt = Date.now();
+      logger.info({ signal }, 'stopping gracefully; send the signal again to force exit');
+      service.stop().then(
+        () => process.exit(0),
+        (error: unknown) => {
+          logger.error({ err: error }, 'shutdown failed');
+          process.exit(1);
+        },
+      );
+      return;
+    }
+    if (Date.now() - firstSignalAt < REPEAT_SIGNAL_WINDOW_MS) return;
+    logger.warn({ signal }, 'second signal: exiting now; running jobs return to the queue at the next start');
+    process.exit(130);
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+}
+
+await main();

@@ -1,0 +1,180 @@
+import fs from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { serve, type ServerType } from '@hono/node-server';
+import type { Logger } from 'pino';
+import { buildBatchCallback, buildJobCallback } from './cloud/callbacks.js';
+import { ConfigError, type Config } from './config/index.js';
+import { createApp } from './http/app.js';
+import type { JobPayload } from './http/routes/webhooks.js';
+import { createOutboundClient } from './net/outbound.js';
+import { Metrics } from './observability/metrics.js';
+import { createAnalyzer } from './pipeline/analyze.js';
+import { runCandidatePipeline } from './pipeline/run-job.js';
+import { lockDataDir } from './queue/data-dir-lock.js';
+import { OutboxDispatcher } from './queue/outbox.js';
+import { JobStore } from './queue/store.js';
+import { WorkerPool } from './queue/worker-pool.js';
+import { parseSecretList, signHeaders } from './signing/standard-webhooks.js';
+
+export const VERSION: string = JSON.parse(
+  fs.readFileSync(new URL('../package.json', import.meta.url), 'utf8'),
+).version;
+
+/** How often finished jobs past the retention period lose their data, in milliseconds. */
+const PURGE_INTERVAL_MS = 10 * 60_000;
+
+export interface RunningService {
+  /** Port the HTTP server listens on (useful with WEBHOOK_PORT=0). */
+  port: number;
+  url: string;
+  store: JobStore;
+  metrics: Metrics;
+  /** Graceful stop: no new requests or jobs, running jobs get the grace period, then the store closes. */
+  stop: () => Promise<void>;
+}
+
+function decodeSecrets(variable: string, secrets: string[]): Buffer[] {
+  try {
+    return parseSecretList(secrets.join(' '));
+  } catch (error) {
+    throw new ConfigError(`${variable} is invalid: ${(error as Error).message}`);
+  }
+}
+
+/** Starts the store, workers, outbox and HTTP server described by `config`. */
+export async function startService(config: Config, logger: Logger): Promise<RunningService> {
+  const webhookKeys = config.webhookSecrets.length > 0 ? decodeSecrets('WEBHOOK_SECRET', config.webhookSecrets) : [];
+  const callbackKeys = config.callbackSecrets.length > 0 ? decodeSecrets('CALLBACK_SECRET', config.callbackSecrets) : [];
+  if (webhookKeys.length === 0) logger.warn('WEBHOOK_SECRET is not set: inbound signatures are not checked (allowed outside production only)');
+  if (config.apiKeys.length === 0) logger.warn('WEBHOOK_API_KEY is not set: requests are not authenticated (allowed outside production only)');
+
+  const unlock = lockDataDir(config.dataDir);
+  const store = new JobStore({ dataDir: config.dataDir });
+  const metrics = new Metrics({ defaultMetrics: true });
+  const outbound = createOutboundClient({ allowPrivate: config.outboundAllowPrivate });
+  const analyzer = createAnalyzer({
+    host: config.ollamaHost,
+    model: config.ollamaModel,
+    numCtx: config.ollamaNumCtx,
+    timeoutMs: config.ollamaTimeoutMs,
+    maxRetries: config.ollamaMaxRetries,
+    logger,
+    onUsage: (usage) => {
+      metrics.ollamaTokens.inc({ kind: 'prompt', call: usage.kind }, usage.promptTokens);
+      metrics.ollamaTokens.inc({ kind: 'eval', call: usage.kind }, usage.evalTokens);
+      if (usage.evalDurationNs > 0) metrics.ollamaTokensPerSecond.observe((usage.evalTokens / usage.evalDurationNs) * 1e9);
+    },
+  });
+
+  const target = { cloudFunctionsUrl: config.cloudFunctionsUrl, maxAttempts: config.callbackMaxAttempts };
+  const dispatcher = new OutboxDispatcher({
+    store,
+    logger: logger.child({ component: 'outbox' }),
+    metrics,
+    baseDelayMs: config.callbackBaseDelayMs,
+    deliver: (row) => {
+      const timestamp = Math.floor(Date.now() / 1000);
+      const headers = {
+        'content-type': 'application/json',
+        ...signHeaders(callbackKeys, row.webhook_id, timestamp, row.payload),
+      };
+      if (callbackKeys.length === 0) {
+        delete (headers as Record<string, string>)['webhook-signature'];
+      }
+      return outbound.post(row.url, row.payload, headers, { timeoutMs: config.callbackTimeoutMs });
+    },
+  });
+
+  const pool = new WorkerPool({
+    store,
+    concurrency: config.workerCount,
+    leaseMs: config.leaseMs,
+    logger: logger.child({ component: 'worker' }),
+    metrics,
+    buildDelivery: (job, outcome) => buildJobCallback(job, outcome, target, store.now),
+    buildBatchDelivery: (batch, jobs) => buildBatchCallback(batch, jobs, target, store.now),
+    onJobFinished: () => dispatcher.notify(),
+    handler: async (job, context) => {
+      if (!job.payload) throw new Error(`job ${job.request_id} has no stored payload`);
+      const payload = JSON.parse(job.payload) as JobPayload;
+      const result = await runCandidatePipeline(payload.candidate, context.signal, {
+        model: config.ollamaModel,
+        logger: context.logger,
+        download: async (url, signal) =>
+          (await outbound.download(url, { maxBytes: config.resumeMaxBytes, timeoutMs: config.resumeDownloadTimeoutMs, signal })).bytes,
+        analyzeResume: (text, ctx) => analyzer.analyzeResume(text, ctx),
+        analyzeComments: (comments, ctx) => analyzer.analyzeComments(comments, ctx),
+        onProgress: context.setProgress,
+        onStageDone: (stage, seconds) => metrics.stageDuration.observe({ stage }, seconds),
+      });
+      return { result: JSON.stringify(result) };
+    },
+  });
+
+  const startedAt = Date.now();
+  const app = createApp({
+    config,
+    store,
+    metrics,
+    logger,
+    webhookKeys,
+    checkOllama: () => analyzer.checkHealth(),
+    workers: () => pool.stats(),
+    onEnqueued: () => pool.notify(),
+    version: VERSION,
+    startedAt,
+  });
+
+  const server = await new Promise<ServerType>((resolve, reject) => {
+    const instance = serve({ fetch: app.fetch, hostname: config.host, port: config.port }, () => resolve(instance));
+    instance.once('error', reject);
+  });
+  const port = (server.address() as AddressInfo).port;
+
+  const refreshQueueDepth = () => {
+    for (const priority of ['1', '2', '3']) metrics.queueDepth.set({ priority }, 0);
+    for (const row of store.stats(0).jobs) if (row.state === 'queued') metrics.queueDepth.set({ priority: String(row.priority) }, row.n);
+  };
+  const gaugeTimer = setInterval(refreshQueueDepth, 5000);
+  gaugeTimer.unref();
+  const purgeTimer = setInterval(() => {
+    try {
+      const purged = store.purgeExpired(config.retentionHours * 3_600_000);
+      if (purged > 0) logger.info({ purged }, 'deleted candidate data of jobs past the retention period');
+    } catch (error) {
+      logger.error({ err: error }, 'retention purge failed; retrying at the next interval');
+    }
+  }, PURGE_INTERVAL_MS);
+  purgeTimer.unref();
+
+  pool.start();
+  dispatcher.start();
+  refreshQueueDepth();
+  logger.info(
+    { host: config.host, port, environment: config.environment, workers: config.workerCount, model: config.ollamaModel, version: VERSION },
+    'headhunter-webhook listening',
+  );
+
+  let stopping: Promise<void> | undefined;
+  const stop = () => {
+    stopping ??= (async () => {
+      logger.info({ grace_ms: config.shutdownGraceMs }, 'shutting down: no new requests or jobs');
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      if ('closeIdleConnections' in server) server.closeIdleConnections();
+      await pool.stop(config.shutdownGraceMs);
+      await dispatcher.stop(Math.min(config.shutdownGraceMs, 5000));
+      clearInterval(gaugeTimer);
+      clearInterval(purgeTimer);
+      if ('closeAllConnections' in server) server.closeAllConnections();
+      await closed;
+      await outbound.close();
+      store.close();
+      unlock();
+      logger.info('shutdown complete');
+    })();
+    return stopping;
+  };
+
+  const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+  return { port, url: `http://${host}:${port}`, store, metrics, stop };
+}
