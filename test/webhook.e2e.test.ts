@@ -16,6 +16,8 @@ let receiver: CallbackReceiver;
 let files: FileServer;
 let service: TestService;
 
+const json = (response: Response): Promise<any> => response.json();
+
 beforeAll(async () => {
   stub = await startOllamaStub({ parallel: 2 });
   receiver = await startCallbackReceiver(TEST_SECRET);
@@ -53,7 +55,7 @@ describe('POST /webhook/process-candidate', () => {
       candidateRequest('text-1', { candidate_id: 'cand-1', name: 'Jane Example', resume_text: RESUME_TEXT, recruiter_comments: COMMENTS, priority: 'high' }),
     );
     expect(response.status).toBe(202);
-    expect(await response.json()).toEqual({ status: 'queued', request_id: 'text-1', status_url: '/status/text-1' });
+    expect(await json(response)).toEqual({ status: 'queued', request_id: 'text-1', status_url: '/status/text-1' });
 
     const status = await waitForFinalStatus(service, 'text-1');
     expect(status.status).toBe('completed');
@@ -94,11 +96,11 @@ describe('POST /webhook/process-candidate', () => {
 
     const again = await service.post('/webhook/process-candidate', body);
     expect(again.status).toBe(200);
-    expect((await again.json()).request_id).toBe('idem-1');
+    expect((await json(again)).request_id).toBe('idem-1');
 
     const changed = await service.post('/webhook/process-candidate', { ...body, data: { candidate_id: 'c-idem', resume_text: 'other' } });
     expect(changed.status).toBe(409);
-    expect((await changed.json()).error.code).toBe('request_id_conflict');
+    expect((await json(changed)).error.code).toBe('request_id_conflict');
   });
 
   it('fails an encrypted PDF with its own code and calls back the error', async () => {
@@ -150,20 +152,20 @@ describe('rejected requests', () => {
   it('answers malformed JSON with 400 invalid_json', async () => {
     const response = await service.post('/webhook/process-candidate', null, { raw: '{"request_id": "a", ' });
     expect(response.status).toBe(400);
-    expect((await response.json()).error.code).toBe('invalid_json');
+    expect((await json(response)).error.code).toBe('invalid_json');
   });
 
   it('names a missing field', async () => {
     const response = await service.post('/webhook/process-candidate', { ...valid(), data: { resume_text: 'x' } });
     expect(response.status).toBe(400);
-    const body = await response.json();
+    const body = await json(response);
     expect(body.error.code).toBe('validation_failed');
     expect(body.error.message).toContain('data.candidate_id');
   });
 
   it('names a wrong type', async () => {
     const response = await service.post('/webhook/process-candidate', { ...valid(), timeout: '300' });
-    const body = await response.json();
+    const body = await json(response);
     expect(response.status).toBe(400);
     expect(body.error.message).toContain('timeout');
   });
@@ -171,19 +173,19 @@ describe('rejected requests', () => {
   it('requires at least one input', async () => {
     const response = await service.post('/webhook/process-candidate', { ...valid(), data: { candidate_id: 'c' } });
     expect(response.status).toBe(400);
-    expect((await response.json()).error.message).toContain('resume_text, resume_file_url or recruiter_comments');
+    expect((await json(response)).error.message).toContain('resume_text, resume_file_url or recruiter_comments');
   });
 
   it('rejects a wrong signature with 401', async () => {
     const response = await service.post('/webhook/process-candidate', valid(), { secret: 'whsec_dGhpcyBpcyBhIGRpZmZlcmVudCBzZWNyZXQh' });
     expect(response.status).toBe(401);
-    expect((await response.json()).error.code).toBe('invalid_signature');
+    expect((await json(response)).error.code).toBe('invalid_signature');
   });
 
   it('rejects a stale timestamp', async () => {
     const response = await service.post('/webhook/process-candidate', valid(), { timestamp: new Date(Date.now() - 10 * 60_000) });
     expect(response.status).toBe(401);
-    expect((await response.json()).error.code).toBe('timestamp_too_old');
+    expect((await json(response)).error.code).toBe('timestamp_too_old');
   });
 
   it('rejects missing signature headers with 400', async () => {
@@ -193,13 +195,13 @@ describe('rejected requests', () => {
       body: JSON.stringify(valid()),
     });
     expect(response.status).toBe(400);
-    expect((await response.json()).error.code).toBe('missing_signature_headers');
+    expect((await json(response)).error.code).toBe('missing_signature_headers');
   });
 
   it('rejects a missing API key with 401', async () => {
     const response = await service.post('/webhook/process-candidate', valid(), { apiKey: null });
     expect(response.status).toBe(401);
-    expect((await response.json()).error.code).toBe('missing_api_key');
+    expect((await json(response)).error.code).toBe('missing_api_key');
   });
 
   it('accepts the key in X-API-Key', async () => {
@@ -215,7 +217,7 @@ describe('rejected requests', () => {
   it('answers an unknown request id with 404 not_found', async () => {
     const response = await service.get('/status/never-seen');
     expect(response.status).toBe(404);
-    expect((await response.json()).error.code).toBe('not_found');
+    expect((await json(response)).error.code).toBe('not_found');
   });
 });
 
@@ -231,7 +233,7 @@ describe('POST /webhook/process-batch', () => {
       ] },
     });
     expect(response.status).toBe(202);
-    const accepted = await response.json();
+    const accepted = await json(response);
     expect(accepted.jobs.map((job: any) => job.request_id)).toEqual(['batch-1:b-1', 'batch-1:b-2']);
 
     const status = await waitForFinalStatus(service, 'batch-1');
@@ -256,14 +258,14 @@ describe('POST /webhook/process-batch', () => {
 describe('operations endpoints', () => {
   it('reports health with Ollama and the model present', async () => {
     const response = await fetch(`${service.url}/health`);
-    const body = await response.json();
+    const body = await json(response);
     expect(response.status).toBe(200);
     expect(body.checks.ollama).toMatchObject({ reachable: true, model_present: true });
     expect(body.checks.store.writable).toBe(true);
   });
 
   it('shows queue counts, workers and throughput', async () => {
-    const body = await (await service.get('/queue/status')).json();
+    const body = await json(await service.get('/queue/status'));
     expect(body.workers.total).toBe(2);
     expect(body.jobs.completed.total).toBeGreaterThan(0);
     expect(body.throughput.jobs_finished).toBeGreaterThan(0);
