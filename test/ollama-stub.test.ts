@@ -238,6 +238,16 @@ describe('ollama stub', () => {
       expect(lines.at(-1)).toMatchObject({ done: true, done_reason: 'stop' });
     });
 
+    it('whitespace_loop pads until num_predict', async () => {
+      stub.setMode('whitespace_loop');
+      const body = chatBody({ options: { num_ctx: 8192, num_predict: 3 } });
+      const lines = ndjsonLines(await (await post(stub, '/api/chat', body)).text());
+      const content = contentOf(lines);
+      expect(content.endsWith('   ')).toBe(true);
+      expect(JSON.parse(content)).toEqual(CANNED_RESUME_ANALYSIS);
+      expect(lines.at(-1)).toMatchObject({ done: true, done_reason: 'length' });
+    });
+
     it('wrong_shape fails the resume schema', async () => {
       stub.setMode('wrong_shape');
       const content = contentOf(ndjsonLines(await (await post(stub, '/api/chat', chatBody())).text()));
