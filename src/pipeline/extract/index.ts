@@ -1,0 +1,123 @@
+/**
+ * Text extraction from resume files. The format is detected from the bytes, the text is
+ * extracted in memory (nothing is written to disk) and normalized, and failures are
+ * `JobError`s with `retryable: false` and a message that tells the sender what to do.
+ *
+ * Error codes: `file_empty`, `unsupported_file_type`, `file_corrupt`, `pdf_encrypted`,
+ * `no_text_layer`.
+ */
+import { describeUnsupported, isBlank, sniffDocument, type DocumentFormat, type SniffedDocument } from './detect.js';
+import { extractDocx } from './docx.js';
+import { fileEmptyError, noTextLayerError, unsupportedFileTypeError } from './failures.js';
+import { extractHtml } from './html.js';
+import { countNonWhitespace, normalizeText } from './normalize.js';
+import { extractOdt } from './odt.js';
+import { extractPdf } from './pdf.js';
+import { extractRtf } from './rtf.js';
+import { extractWordml } from './wordml.js';
+
+export { detectFormat, type DocumentFormat } from './detect.js';
+export { normalizeText } from './normalize.js';
+
+/** Normalized text of a document, with its format and any problems that did not stop extraction. */
+export interface ExtractedDocument {
+  text: string;
+  format: DocumentFormat;
+  /** Page count; set for PDFs only, because other formats are paginated by the viewer. */
+  pages?: number;
+  /** Human-readable notes such as truncation or skipped PDF pages. */
+  warnings: string[];
+}
+
+/** Options for `extractText`. */
+export interface ExtractTextOptions {
+  /** Maximum length of the returned text in UTF-16 code units; longer text is cut with a warning. Default 200_000. */
+  maxChars?: number;
+}
+
+/** Default for `ExtractTextOptions.maxChars`. */
+export const DEFAULT_MAX_CHARS = 200_000;
+
+/**
+ * A PDF whose text layer yields fewer non-whitespace characters than this is treated as a
+ * scan: stray page numbers or a few icon letters are not a resume.
+ */
+const MIN_PDF_TEXT_CHARS = 20;
+
+/**
+ * Extracts and normalizes the text of a resume file.
+ *
+ * @throws JobError `file_empty` for no bytes, only whitespace, or a document without text;
+ *   `unsupported_file_type` for formats other than PDF, DOCX, ODT, RTF, HTML, Word 2003 XML
+ *   and UTF-8 text; `file_corrupt` for a recognised format that cannot be parsed;
+ *   `pdf_encrypted` for a password-protected PDF; `no_text_layer` for a PDF without text.
+ * @throws RangeError when `maxChars` is not a positive integer.
+ * @example
+ * const { text, format, warnings } = await extractText(bytes, { maxChars: 50_000 });
+ */
+export async function extractText(bytes: Uint8Array, options: ExtractTextOptions = {}): Promise<ExtractedDocument> {
+  const maxChars = options.maxChars ?? DEFAULT_MAX_CHARS;
+  if (!Number.isSafeInteger(maxChars) || maxChars <= 0) {
+    throw new RangeError(`maxChars must be a positive integer, received ${String(maxChars)}`);
+  }
+
+  if (bytes.length === 0) throw fileEmptyError('The file is empty (0 bytes).');
+  if (isBlank(bytes)) throw fileEmptyError('The file contains only whitespace.');
+
+  const sniffed = sniffDocument(bytes);
+  if (sniffed === null) throw unsupportedFileTypeError(describeUnsupported(bytes));
+
+  const warnings: string[] = [];
+  let pages: number | undefined;
+  let raw: string;
+  if (sniffed.format === 'pdf') {
+    // Normalization rarely shrinks text by half, so twice the limit is enough to fill it.
+    const pdf = await extractPdf(bytes, maxChars * 2);
+    raw = pdf.text;
+    pages = pdf.pages;
+    warnings.push(...pdf.warnings);
+  } else {
+    raw = await extractRawText(sniffed, bytes, warnings);
+  }
+
+  let text = normalizeText(raw);
+  if (sniffed.format === 'pdf' && countNonWhitespace(text) < MIN_PDF_TEXT_CHARS) throw noTextLayerError();
+  if (text === '') throw fileEmptyError('The document contains no text.');
+
+  if (text.length > maxChars) {
+    warnings.push(`The text was truncated to ${maxChars} of ${text.length} characters.`);
+    text = truncate(text, maxChars);
+  }
+
+  const result: ExtractedDocument = { text, format: sniffed.format, warnings };
+  if (pages !== undefined) result.pages = pages;
+  return result;
+}
+
+async function extractRawText(sniffed: SniffedDocument, bytes: Uint8Array, warnings: string[]): Promise<string> {
+  switch (sniffed.format) {
+    case 'docx': {
+      const docx = await extractDocx(bytes);
+      warnings.push(...docx.warnings);
+      return docx.text;
+    }
+    case 'odt':
+      return extractOdt(bytes);
+    case 'rtf':
+      return extractRtf(bytes);
+    case 'html':
+      return extractHtml(sniffed.text ?? '');
+    case 'wordml':
+      return extractWordml(sniffed.text ?? '');
+    case 'text':
+      return sniffed.text ?? '';
+    case 'pdf':
+      throw new Error('PDF text is extracted by extractPdf');
+  }
+}
+
+/** Cuts text to `maxChars` code units without splitting a surrogate pair. */
+function truncate(text: string, maxChars: number): string {
+  const cut = /[\uD800-\uDBFF]/.test(text[maxChars - 1] ?? '') ? maxChars - 1 : maxChars;
+  return text.slice(0, cut).trimEnd();
+}
