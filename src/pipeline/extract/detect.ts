@@ -1,3 +1,4 @@
+import { decoderForLabel } from './codepages.js';
 import { listZipEntries } from './zip.js';
 
 /** A document format that extraction supports. `wordml` is Word 2003 XML (WordprocessingML). */
@@ -22,8 +23,8 @@ const UTF8_BOM = [0xef, 0xbb, 0xbf];
  *
  * A ZIP whose central directory is unreadable, such as a truncated download, is still
  * reported as `docx` or `odt` when its local headers name `word/document.xml` or carry the
- * ODT `mimetype` entry, so that extraction rejects it as `file_corrupt`. A damaged ZIP
- * without those names is reported as unsupported.
+ * ODT `mimetype` entry, and as null otherwise. `extractText` rejects every unreadable ZIP
+ * as `file_corrupt`, because its content cannot be known.
  */
 export function detectFormat(bytes: Uint8Array): DocumentFormat | null {
   return sniffDocument(bytes)?.format ?? null;
@@ -61,6 +62,11 @@ export function describeUnsupported(bytes: Uint8Array): string {
     return 'a compressed archive';
   }
   return 'binary data or text in an unsupported encoding';
+}
+
+/** Reports whether the bytes start like a ZIP archive whose central directory cannot be read. */
+export function isUnreadableZip(bytes: Uint8Array): boolean {
+  return startsWithBytes(bytes, [0x50, 0x4b, 0x03, 0x04]) && listZipEntries(bytes) === null;
 }
 
 /** Reports whether the bytes are empty or only ASCII whitespace, optionally after a UTF-8 byte order mark. */
@@ -117,7 +123,7 @@ function decodeTextBytes(bytes: Uint8Array): string | null {
   const head = new TextDecoder('latin1').decode(bytes.subarray(0, 1024));
   const declared = /<meta[^>]+charset\s*=\s*["']?([\w.:-]+)|<\?xml[^>]+encoding\s*=\s*["']([\w.:-]+)/i.exec(head);
   try {
-    return new TextDecoder(declared?.[1] ?? declared?.[2] ?? 'windows-1252').decode(bytes);
+    return decoderForLabel(declared?.[1] ?? declared?.[2] ?? 'windows-1252').decode(bytes);
   } catch {
     return null;
   }
@@ -141,7 +147,7 @@ function sniffMarkup(text: string): 'html' | 'wordml' | null {
   return null;
 }
 
-/** Accepts text with no NUL characters and at most about 1% other control characters. */
+/** Reports whether the text has no NUL characters and at most about 1% other control characters. */
 function looksLikePlainText(text: string): boolean {
   if (text.includes('\0')) return false;
   const controls = text.match(/[\x01-\x08\x0E-\x1F\x7F]/g)?.length ?? 0;

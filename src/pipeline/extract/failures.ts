@@ -8,7 +8,7 @@ export function fileEmptyError(detail: string): JobError {
   return new JobError('file_empty', `${detail} Check that the right file was attached and send it again.`);
 }
 
-/** Builds the `unsupported_file_type` error; `description` names what the bytes look like. */
+/** Builds the `unsupported_file_type` error. `description` names what the bytes look like. */
 export function unsupportedFileTypeError(description: string): JobError {
   return new JobError(
     'unsupported_file_type',

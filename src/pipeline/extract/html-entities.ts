@@ -1,3 +1,4 @@
+import { WINDOWS_1252_HIGH } from './codepages.js';
 import { codePointToString } from './xml.js';
 
 /**
@@ -17,7 +18,7 @@ const LATIN1_NAMES =
   'oslash ugrave uacute ucirc uuml yacute thorn yuml';
 LATIN1_NAMES.split(' ').forEach((name, index) => NAMED_ENTITIES.set(name, String.fromCharCode(0xa0 + index)));
 
-// HTML 4 names for U+0391..U+03C9, in code point order; "-" marks the unassigned U+03A2.
+// HTML 4 names for U+0391..U+03C9, in code point order. A "-" marks a code point without a name.
 const GREEK_NAMES =
   'Alpha Beta Gamma Delta Epsilon Zeta Eta Theta Iota Kappa Lambda Mu Nu Xi Omicron Pi Rho - Sigma Tau Upsilon ' +
   'Phi Chi Psi Omega - - - - - - - alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi ' +
@@ -53,12 +54,6 @@ const OTHER_ENTITIES: Record<string, number> = {
 };
 for (const [name, codePoint] of Object.entries(OTHER_ENTITIES)) NAMED_ENTITIES.set(name, String.fromCharCode(codePoint));
 
-/**
- * Characters that windows-1252 puts at 0x80..0x9F. HTML maps numeric references in that
- * range to them, because old pages wrote "&#146;" meaning a right single quote.
- */
-const WINDOWS_1252_C1 = new TextDecoder('windows-1252').decode(Uint8Array.from({ length: 32 }, (_, index) => 0x80 + index));
-
 /** Names that HTML still resolves without the trailing semicolon, as in "&amp" or "&nbsp". */
 const LEGACY_NAMES = 'amp|lt|gt|quot|nbsp|copy|reg';
 const REFERENCE_PATTERN = new RegExp(
@@ -72,7 +67,8 @@ export function decodeHtmlEntities(text: string): string {
   return text.replace(REFERENCE_PATTERN, (reference, hex?: string, decimal?: string, name?: string, legacy?: string) => {
     if (hex !== undefined || decimal !== undefined) {
       const codePoint = hex !== undefined ? Number.parseInt(hex, 16) : Number.parseInt(decimal!, 10);
-      if (codePoint >= 0x80 && codePoint <= 0x9f) return WINDOWS_1252_C1[codePoint - 0x80]!;
+      // HTML reads references to C1 controls as windows-1252, because old pages wrote "&#146;" for "’".
+      if (codePoint >= 0x80 && codePoint <= 0x9f) return WINDOWS_1252_HIGH[codePoint - 0x80]!;
       return codePointToString(codePoint);
     }
     return NAMED_ENTITIES.get(name ?? legacy ?? '') ?? reference;

@@ -13,7 +13,7 @@ const BLOCK_ELEMENTS = new Set([
   'main', 'nav', 'ol', 'p', 'pre', 'section', 'summary', 'table', 'tbody', 'tfoot', 'thead', 'tr', 'ul',
 ]);
 
-/** A start or end tag; quoted attribute values may contain ">". */
+/** A start or end tag. Quoted attribute values may contain ">". */
 const TAG_PATTERN = /<(\/?)([A-Za-z][A-Za-z0-9:-]*)(?:[^>"']|"[^"]*"|'[^']*')*>/g;
 
 /**
@@ -32,19 +32,31 @@ export function extractHtml(html: string): string {
   source = source.replace(/<![^>]*>|<\?[^>]*>/g, '');
 
   const output: string[] = [];
+  let atLineStart = true;
   let preDepth = 0;
   let position = 0;
+  const pushText = (raw: string): void => {
+    const text = decodeText(raw, preDepth > 0);
+    output.push(text);
+    if (text.trim() !== '') atLineStart = false;
+  };
+
   for (const tag of source.matchAll(TAG_PATTERN)) {
-    output.push(decodeText(source.slice(position, tag.index), preDepth > 0));
+    pushText(source.slice(position, tag.index));
     position = tag.index + tag[0].length;
 
     const isEndTag = tag[1] === '/';
     const name = tag[2]!.toLowerCase();
     if (name === 'pre') preDepth = Math.max(0, preDepth + (isEndTag ? -1 : 1));
-    if (BLOCK_ELEMENTS.has(name)) output.push('\n');
-    else if ((name === 'td' || name === 'th') && !isEndTag) output.push('\t');
+    // Nested blocks such as </li></ul></div> make one line break, but every <br> counts.
+    if (name === 'br' || (BLOCK_ELEMENTS.has(name) && !atLineStart)) {
+      output.push('\n');
+      atLineStart = true;
+    } else if ((name === 'td' || name === 'th') && !isEndTag) {
+      output.push('\t');
+    }
   }
-  output.push(decodeText(source.slice(position), preDepth > 0));
+  pushText(source.slice(position));
   return output.join('');
 }
 

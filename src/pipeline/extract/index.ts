@@ -1,14 +1,14 @@
 /**
  * Text extraction from resume files. The format is detected from the bytes, the text is
- * extracted in memory (nothing is written to disk) and normalized, and failures are
- * `JobError`s with `retryable: false` and a message that tells the sender what to do.
+ * extracted in memory (nothing is written to disk) and normalized. Failures are `JobError`s
+ * with `retryable: false` and a message that gives the sender the next step.
  *
  * Error codes: `file_empty`, `unsupported_file_type`, `file_corrupt`, `pdf_encrypted`,
  * `no_text_layer`.
  */
-import { describeUnsupported, isBlank, sniffDocument, type DocumentFormat, type SniffedDocument } from './detect.js';
+import { describeUnsupported, isBlank, isUnreadableZip, sniffDocument, type DocumentFormat, type SniffedDocument } from './detect.js';
 import { extractDocx } from './docx.js';
-import { fileEmptyError, noTextLayerError, unsupportedFileTypeError } from './failures.js';
+import { fileCorruptError, fileEmptyError, noTextLayerError, unsupportedFileTypeError } from './failures.js';
 import { extractHtml } from './html.js';
 import { countNonWhitespace, normalizeText } from './normalize.js';
 import { extractOdt } from './odt.js';
@@ -47,10 +47,13 @@ const MIN_PDF_TEXT_CHARS = 20;
 /**
  * Extracts and normalizes the text of a resume file.
  *
- * @throws JobError `file_empty` for no bytes, only whitespace, or a document without text;
- *   `unsupported_file_type` for formats other than PDF, DOCX, ODT, RTF, HTML, Word 2003 XML
- *   and UTF-8 text; `file_corrupt` for a recognised format that cannot be parsed;
- *   `pdf_encrypted` for a password-protected PDF; `no_text_layer` for a PDF without text.
+ * @throws JobError `file_empty` for no bytes, only whitespace, or a document without text.
+ * @throws JobError `unsupported_file_type` for formats other than PDF, DOCX, ODT, RTF, HTML,
+ *   Word 2003 XML and UTF-8 text, and for a password-protected ODT.
+ * @throws JobError `file_corrupt` for a recognised format that cannot be parsed. Any ZIP
+ *   archive with an unreadable directory counts, because it may be a truncated DOCX or ODT.
+ * @throws JobError `pdf_encrypted` for a password-protected PDF.
+ * @throws JobError `no_text_layer` for a PDF without extractable text.
  * @throws RangeError when `maxChars` is not a positive integer.
  * @example
  * const { text, format, warnings } = await extractText(bytes, { maxChars: 50_000 });
@@ -65,7 +68,10 @@ export async function extractText(bytes: Uint8Array, options: ExtractTextOptions
   if (isBlank(bytes)) throw fileEmptyError('The file contains only whitespace.');
 
   const sniffed = sniffDocument(bytes);
-  if (sniffed === null) throw unsupportedFileTypeError(describeUnsupported(bytes));
+  if (sniffed === null) {
+    if (isUnreadableZip(bytes)) throw fileCorruptError('a ZIP-based document such as DOCX or ODT');
+    throw unsupportedFileTypeError(describeUnsupported(bytes));
+  }
 
   const warnings: string[] = [];
   let pages: number | undefined;

@@ -1,7 +1,7 @@
 /**
  * Normalizes extracted text so that every format yields the same kind of plain text:
  *
- * - CR and CRLF become LF; U+2028, U+2029, vertical tab and form feed become LF too.
+ * - CR and CRLF become LF, and so do U+2028, U+2029, vertical tab and form feed.
  * - Unicode NFKC, which also turns ligatures such as U+FB01 into "fi" and most
  *   Unicode spaces into U+0020.
  * - A soft hyphen (U+00AD) at the end of a line between two letters marks a hyphenated

@@ -63,7 +63,7 @@ function parseOdfXml(xml: string): XmlElement {
 
 /**
  * Collects the text of OpenDocument text content. Paragraphs and headings end with a line
- * break; `text:s`, `text:tab` and `text:line-break` stand for spaces, a tab and a line break.
+ * break, and `text:s`, `text:tab` and `text:line-break` stand for spaces, a tab and a line break.
  * Inside a paragraph, whitespace in character data collapses to one space as the
  * OpenDocument standard specifies; whitespace between elements outside paragraphs is layout.
  */

@@ -1,4 +1,4 @@
-import { TextDecoder } from 'node:util';
+import { decoderForLabel, type ByteDecoder } from './codepages.js';
 
 /**
  * A small RTF-to-text converter covering what word processors and pandoc write: groups,
@@ -20,7 +20,7 @@ interface GroupState {
 }
 
 /**
- * Destinations whose content is never shown: tables and metadata, pictures and objects,
+ * Destinations whose content is not shown: tables and metadata, pictures and objects,
  * field instructions such as HYPERLINK (the visible text sits in `\fldrslt`), comments,
  * and index or table-of-contents entries. Any `{\* ...}` destination is skipped as well.
  */
@@ -56,7 +56,7 @@ const CODEPAGE_LABELS: Record<number, string> = {
   65001: 'utf-8',
 };
 
-/** Converts RTF bytes to plain text. Malformed input never throws; unbalanced braces are tolerated. */
+/** Converts RTF bytes to plain text. It does not throw on malformed input, and unbalanced braces are tolerated. */
 export function extractRtf(bytes: Uint8Array): string {
   // latin1 maps each byte to one character, so `\binN` lengths and `\'hh` bytes stay exact.
   const source = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
@@ -236,17 +236,17 @@ function findSpecial(source: string, from: number): number {
   return pattern.exec(source)?.index ?? source.length;
 }
 
-const decoders = new Map<number, TextDecoder>();
+const decoders = new Map<number, ByteDecoder>();
 
 /** Returns a decoder for a Windows code page, falling back to windows-1252 for unknown ones. */
-function decoderFor(codepage: number): TextDecoder {
+function decoderFor(codepage: number): ByteDecoder {
   let decoder = decoders.get(codepage);
   if (decoder === undefined) {
     const label = CODEPAGE_LABELS[codepage] ?? (codepage >= 1250 && codepage <= 1258 ? `windows-${codepage}` : 'windows-1252');
     try {
-      decoder = new TextDecoder(label);
+      decoder = decoderForLabel(label);
     } catch {
-      decoder = new TextDecoder('windows-1252');
+      decoder = decoderForLabel('windows-1252');
     }
     decoders.set(codepage, decoder);
   }

@@ -2,8 +2,8 @@ import { fileCorruptError, fileEmptyError } from './failures.js';
 import { findElement, parseXml, type XmlElement } from './xml.js';
 
 /**
- * Elements whose subtree holds no document text: property blocks (`w:pPr` also holds tab
- * stops named `w:tab`), embedded binaries, comments, and the VML copy that DOCX keeps in
+ * Elements whose subtree contains no document text: property blocks (`w:pPr` also contains
+ * tab stops named `w:tab`), embedded binaries, comments, and the VML copy that DOCX keeps in
  * `mc:Fallback` next to the DrawingML text box in `mc:Choice`.
  */
 const SKIPPED_ELEMENTS = new Set([
@@ -15,7 +15,7 @@ const SKIPPED_ELEMENTS = new Set([
 /**
  * Collects the text of WordprocessingML content, the vocabulary shared by Word 2003 XML
  * and the parts of a DOCX. Only character data of `w:t` is emitted, so drawing offsets,
- * field instructions and other element text never leak. Paragraphs end with a line break,
+ * field instructions and the text of other elements do not appear. Paragraphs end with a line break,
  * `w:tab` inside a run becomes a tab, and `w:br`/`w:cr` become line breaks.
  */
 export function collectWordprocessingText(root: XmlElement): string {

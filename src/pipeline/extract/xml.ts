@@ -1,9 +1,13 @@
 /**
  * A small XML parser for the machine-written XML inside DOCX, ODT and Word 2003 files.
  *
- * It keeps qualified names as written (`w:p`, `text:span`) because every producer of these
- * formats uses the standard prefixes, and it resolves only the five predefined entities and
- * character references. DTDs are skipped, so entities declared in one are left as written.
+ * It keeps qualified names as written (`w:p`, `text:span`) instead of resolving namespaces,
+ * because Word, LibreOffice and the other common producers use the standard prefixes.
+ * It resolves only the five predefined entities and character references. DTDs are
+ * skipped, so entities declared in one are left as written.
+ *
+ * NOTE: an ODT, a Word 2003 XML file or a DOCX header that binds these namespaces to other
+ * prefixes yields no text.
  */
 
 /** An element with its qualified name, attributes and children in document order. */
@@ -22,7 +26,7 @@ export class XmlSyntaxError extends Error {
 }
 
 /**
- * Maximum element nesting. Real documents stay far below it; the limit keeps the
+ * Maximum element nesting. Real documents stay far below it, and the limit keeps the
  * recursive walkers in this folder from overflowing the stack on hostile input.
  */
 const MAX_DEPTH = 512;
@@ -65,9 +69,9 @@ export function parseXml(xml: string): XmlElement {
     else parent.children.push(text);
   };
 
-  const indexAfter = (marker: string, from: number, what: string): number => {
+  const indexAfter = (marker: string, from: number, construct: string): number => {
     const index = xml.indexOf(marker, from);
-    if (index === -1) throw new XmlSyntaxError(`Unterminated ${what} at offset ${from}`);
+    if (index === -1) throw new XmlSyntaxError(`Unterminated ${construct} at offset ${from}`);
     return index + marker.length;
   };
 

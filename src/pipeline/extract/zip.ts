@@ -2,7 +2,8 @@ import { unzipSync } from 'fflate';
 
 /**
  * Maximum uncompressed size of one ZIP entry that extraction will inflate. The XML of a
- * long resume is well under 5 MB; the cap stops a small archive from expanding into gigabytes.
+ * long resume is a few megabytes at most (an estimate), and the cap stops a small archive
+ * from expanding into gigabytes.
  */
 export const MAX_ZIP_ENTRY_BYTES = 64 * 1024 * 1024;
 
@@ -11,7 +12,7 @@ export class ZipReadError extends Error {
   override readonly name = 'ZipReadError';
 }
 
-/** An entry of the archive's central directory; `originalSize` is the declared uncompressed size. */
+/** An entry of the archive's central directory, with its declared uncompressed size in bytes. */
 export interface ZipEntryInfo {
   name: string;
   originalSize: number;
