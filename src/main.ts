@@ -22,32 +22,25 @@ async function main(): Promise<void> {
     pretty: config.environment === 'development' && process.stdout.isTTY && !process.env.LOG_FORMAT,
   });
 
-  let service;
-  try {
-    service = await startService(config, logger);
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      logger.fatal(error.message);
-      process.exitCode = 78;
-      return;
-    }
-    logger.fatal({ err: error }, 'start-up failed');
-    process.exitCode = 1;
-    return;
-  }
-
+  // Signal handlers go in before start-up, so a SIGTERM that arrives while the server is
+  // starting still leads to a clean stop instead of Node's default immediate exit.
+  let stopService: (() => Promise<void>) | undefined;
   let firstSignalAt = 0;
+  const shutdown = () => {
+    if (!stopService) return;
+    stopService().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        logger.error({ err: error }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
   const onSignal = (signal: NodeJS.Signals) => {
     if (firstSignalAt === 0) {
       firstSignalAt = Date.now();
       logger.info({ signal }, 'stopping gracefully; send the signal again to force exit');
-      service.stop().then(
-        () => process.exit(0),
-        (error: unknown) => {
-          logger.error({ err: error }, 'shutdown failed');
-          process.exit(1);
-        },
-      );
+      shutdown();
       return;
     }
     if (Date.now() - firstSignalAt < REPEAT_SIGNAL_WINDOW_MS) return;
@@ -56,6 +49,19 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+
+  try {
+    const service = await startService(config, logger);
+    stopService = service.stop;
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      logger.fatal(error.message);
+      process.exit(78);
+    }
+    logger.fatal({ err: error }, 'start-up failed');
+    process.exit(1);
+  }
+  if (firstSignalAt !== 0) shutdown();
 }
 
 await main();

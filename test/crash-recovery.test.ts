@@ -96,7 +96,7 @@ beforeAll(async () => {
 });
 
 afterEach(async () => {
-  for (const server of running.splice(0)) if (server.child.exitCode === null) await killHard(server);
+  for (const server of running.splice(0)) if (server.child.exitCode === null && server.child.signalCode === null) await killHard(server);
   await stub?.close();
 });
 

@@ -1,0 +1,143 @@
+/**
+ * Throughput benchmark against the Ollama stub, everything on loopback.
+ *
+ * 1. Capacity: the stub holds P parallel slots and spends L ms per model call, so it can
+ *    serve at most P / L calls per second. The service runs with WORKER_COUNT = P and each
+ *    job makes one model call; the ratio jobs/s ÷ (P / L) shows how much of the model's
+ *    capacity the queue, workers and HTTP layer leave unused (1.0 = none).
+ * 2. Overhead: with zero model latency, jobs/s end to end (signed HTTP request, durable
+ *    queue, pipeline, stored result) against the baseline of calling the same analyzer
+ *    directly with the same concurrency, measured in the same run.
+ *
+ * Usage: npm run bench [-- --jobs 200 --parallel 4 --latency-ms 100]
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { Webhook } from 'standardwebhooks';
+import pLimit from 'p-limit';
+import { loadConfig } from '../src/config/index.js';
+import { createLogger } from '../src/observability/logger.js';
+import { createAnalyzer } from '../src/pipeline/analyze.js';
+import { startService, type RunningService } from '../src/service.js';
+import { startOllamaStub } from '../test/fixtures/ollama-stub.js';
+
+process.env.METADATA_SERVER_DETECTION = 'none';
+
+const { values } = parseArgs({
+  options: {
+    jobs: { type: 'string', default: '200' },
+    parallel: { type: 'string', default: '4' },
+    'latency-ms': { type: 'string', default: '100' },
+  },
+});
+const JOBS = Number(values.jobs);
+const PARALLEL = Number(values.parallel);
+const LATENCY_MS = Number(values['latency-ms']);
+
+const SECRET = `whsec_${Buffer.from('bench-secret-0123456789abcdef').toString('base64')}`;
+const API_KEY = 'bench-key-0123456789abcdef';
+const RESUME = 'Senior software engineer, 9 years. Led a team of 5. TypeScript, Node.js, PostgreSQL, Kubernetes.';
+
+async function startBenchService(ollamaHost: string, workers: number): Promise<RunningService> {
+  const config = loadConfig({
+    ENVIRONMENT: 'testing',
+    WEBHOOK_PORT: '0',
+    WEBHOOK_API_KEY: API_KEY,
+    WEBHOOK_SECRET: SECRET,
+    OLLAMA_HOST: ollamaHost,
+    WORKER_COUNT: String(workers),
+    QUEUE_MAX_SIZE: String(JOBS * 2),
+    DATA_DIR: fs.mkdtempSync(path.join(os.tmpdir(), 'hhw-bench-')),
+    LOG_LEVEL: 'silent',
+  });
+  return startService(config, createLogger({ level: 'silent' }));
+}
+
+/** Submits `JOBS` signed requests, then waits until every job finished; returns jobs per second. */
+async function runJobs(service: RunningService, label: string): Promise<number> {
+  const webhook = new Webhook(SECRET);
+  const started = performance.now();
+  const submit = pLimit(16);
+  await Promise.all(
+    Array.from({ length: JOBS }, (_, index) =>
+      submit(async () => {
+        const body = JSON.stringify({
+          request_id: `${label}-${index}`,
+          action: 'process_candidate',
+          data: { candidate_id: `c-${index}`, resume_text: RESUME },
+        });
+        const id = `msg_${label}_${index}`;
+        const now = new Date();
+        const response = await fetch(`${service.url}/webhook/process-candidate`, {
+          method: 'POST',
+          headers: {
+            'content-type': 'application/json',
+            authorization: `Bearer ${API_KEY}`,
+            'webhook-id': id,
+            'webhook-timestamp': String(Math.floor(now.getTime() / 1000)),
+            'webhook-signature': webhook.sign(id, now, body),
+          },
+          body,
+        });
+        if (response.status !== 202) throw new Error(`submit failed: ${response.status} ${await response.text()}`);
+      }),
+    ),
+  );
+
+  for (;;) {
+    const finished = service.store.db
+      .prepare("SELECT count(*) AS n FROM jobs WHERE state IN ('completed','failed') AND request_id LIKE ?")
+      .get(`${label}-%`) as { n: number };
+    if (finished.n === JOBS) break;
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  const failed = service.store.db
+    .prepare("SELECT count(*) AS n FROM jobs WHERE state = 'failed' AND request_id LIKE ?")
+    .get(`${label}-%`) as { n: number };
+  if (failed.n > 0) throw new Error(`${failed.n} jobs failed in ${label}`);
+  return JOBS / ((performance.now() - started) / 1000);
+}
+
+async function capacityRun(): Promise<void> {
+  const stub = await startOllamaStub({ parallel: PARALLEL, latencyMs: LATENCY_MS });
+  const service = await startBenchService(stub.url, PARALLEL);
+  try {
+    const jobsPerSecond = await runJobs(service, 'capacity');
+    const capacity = PARALLEL / (LATENCY_MS / 1000);
+    console.log(`capacity  P=${PARALLEL} L=${LATENCY_MS}ms jobs=${JOBS}`);
+    console.log(`  stub capacity P/L      ${capacity.toFixed(1)} jobs/s`);
+    console.log(`  service throughput     ${jobsPerSecond.toFixed(1)} jobs/s`);
+    console.log(`  ratio                  ${(jobsPerSecond / capacity).toFixed(3)}`);
+    console.log(`  stub max concurrent    ${stub.maxConcurrent}`);
+  } finally {
+    await service.stop();
+    await stub.close();
+  }
+}
+
+async function overheadRun(): Promise<void> {
+  const stub = await startOllamaStub({ parallel: PARALLEL, latencyMs: 0 });
+  const analyzer = createAnalyzer({ host: stub.url, model: 'llama3.1:8b', numCtx: 16384, timeoutMs: 60_000 });
+  const limit = pLimit(PARALLEL);
+  const baselineStarted = performance.now();
+  await Promise.all(Array.from({ length: JOBS }, () => limit(() => analyzer.analyzeResume(RESUME))));
+  const baseline = JOBS / ((performance.now() - baselineStarted) / 1000);
+
+  const service = await startBenchService(stub.url, PARALLEL);
+  try {
+    const jobsPerSecond = await runJobs(service, 'overhead');
+    console.log(`overhead  P=${PARALLEL} L=0ms jobs=${JOBS}`);
+    console.log(`  analyzer alone (baseline)  ${baseline.toFixed(1)} jobs/s`);
+    console.log(`  end to end                 ${jobsPerSecond.toFixed(1)} jobs/s`);
+    console.log(`  ratio                      ${(jobsPerSecond / baseline).toFixed(3)}`);
+  } finally {
+    await service.stop();
+    await stub.close();
+  }
+}
+
+console.log(`node ${process.version}, ${os.cpus().length} cores, ${os.cpus()[0]?.model ?? 'unknown cpu'}`);
+await capacityRun();
+await overheadRun();
