@@ -196,6 +196,16 @@ describe('extractText results', () => {
     expect(pdf).toEqual(copy);
   });
 
+  it('leaves a pooled Buffer intact', async () => {
+    // Small Buffers share one pooled ArrayBuffer, which pdf.js must not detach.
+    const neighbour = Buffer.from('neighbour');
+    const pdf = Buffer.from(buildPdf('BT /F1 12 Tf 72 720 Td (Jane Smith, Software Engineer) Tj ET'));
+    const copy = Buffer.from(pdf);
+    await extractText(pdf);
+    expect(pdf.equals(copy)).toBe(true);
+    expect(neighbour.toString()).toBe('neighbour');
+  });
+
   it('truncates to maxChars with a warning', async () => {
     const document = await extractText(encode('word '.repeat(100)), { maxChars: 50 });
     expect(document.text.length).toBeLessThanOrEqual(50);
@@ -339,6 +349,10 @@ describe('extractHtml', () => {
 
   it('ends the head at <body> when </head> is missing', () => {
     expect(normalizeText(extractHtml('<html><head><title>Title</title><body>Body'))).toBe('Body');
+  });
+
+  it('keeps text when the head is never closed', () => {
+    expect(normalizeText(extractHtml('<html><head><title>Title</title><p>Body'))).toBe('Body');
   });
 
   it('decodes named and numeric entities', () => {

@@ -27,7 +27,7 @@ export function extractHtml(html: string): string {
     source = source.replace(new RegExp(`<${name}\\b[\\s\\S]*?(?:</${name}\\s*>|$)`, 'gi'), ' ');
   }
   // The </head> end tag is optional, so <body> also ends the head.
-  source = source.replace(/<head\b[\s\S]*?(?:<\/head\s*>|(?=<body\b)|$)/i, ' ');
+  source = source.replace(/<head\b[\s\S]*?(?:<\/head\s*>|(?=<body\b))/i, ' ');
   source = source.replace(/<title\b[\s\S]*?<\/title\s*>/gi, ' ');
   source = source.replace(/<![^>]*>|<\?[^>]*>/g, '');
 

@@ -38,8 +38,9 @@ interface PlacedRun {
 export async function extractPdf(bytes: Uint8Array, readLimitChars: number): Promise<PdfExtraction> {
   let document: PdfDocument;
   try {
-    // pdf.js takes over and detaches the buffer it is given, which would empty the caller's array.
-    document = await getDocumentProxy(bytes.slice(), { verbosity: 0 });
+    // pdf.js takes over and detaches the buffer it is given, so it gets a copy. `slice` would
+    // not do: on a Node Buffer it returns a view that may share the Buffer pool's memory.
+    document = await getDocumentProxy(new Uint8Array(bytes), { verbosity: 0 });
   } catch (error) {
     if (error instanceof Error && error.name === 'PasswordException') throw pdfEncryptedError(error);
     throw fileCorruptError('a PDF', error);

@@ -65,12 +65,6 @@ export function readZipEntries(bytes: Uint8Array, select: (name: string) => bool
   return new Map(Object.entries(files));
 }
 
-/** Inflates one entry and decodes it as UTF-8, or returns undefined when the archive lacks it. */
-export function readZipText(bytes: Uint8Array, name: string): string | undefined {
-  const entry = readZipEntries(bytes, (entryName) => entryName === name).get(name);
-  return entry === undefined ? undefined : new TextDecoder('utf-8').decode(entry);
-}
-
 function describeError(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
