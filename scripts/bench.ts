@@ -97,7 +97,12 @@ async function runJobs(service: RunningService, label: string): Promise<number> 
     .prepare("SELECT count(*) AS n FROM jobs WHERE state = 'failed' AND request_id LIKE ?")
     .get(`${label}-%`) as { n: number };
   if (failed.n > 0) throw new Error(`${failed.n} jobs failed in ${label}`);
-  return JOBS / ((performance.now() - started) / 1000);
+  const elapsed = (performance.now() - started) / 1000;
+  const timing = service.store.db
+    .prepare("SELECT avg(completed_at - started_at) AS run, avg(started_at - queued_at) AS wait FROM jobs WHERE request_id LIKE ?")
+    .get(`${label}-%`) as { run: number; wait: number };
+  console.log(`  mean job run time      ${timing.run.toFixed(1)} ms (claim to result), mean wait ${timing.wait.toFixed(0)} ms`);
+  return JOBS / elapsed;
 }
 
 async function capacityRun(): Promise<void> {
