@@ -206,6 +206,13 @@ describe('extractText results', () => {
     expect(neighbour.toString()).toBe('neighbour');
   });
 
+  it('reads CJK text through predefined CMaps', async () => {
+    // STSong-Light is not embedded, so pdf.js needs the UniGB-UCS2-H CMap file to map the codes.
+    const pdf = buildPdf(`BT /F1 12 Tf 72 720 Td <${'4E2D65877B805386'.repeat(6)}> Tj ET`, CJK_FONT);
+    const { text } = await extractText(pdf);
+    expect(text).toBe('中文简历'.repeat(6));
+  });
+
   it('truncates to maxChars with a warning', async () => {
     const document = await extractText(encode('word '.repeat(100)), { maxChars: 50 });
     expect(document.text.length).toBeLessThanOrEqual(50);
@@ -443,14 +450,28 @@ describe('parseXml', () => {
   });
 });
 
-/** Builds a one-page PDF with a Helvetica font and the given content stream, with a correct xref table. */
-function buildPdf(contentStream: string): Uint8Array {
+const HELVETICA_FONT = ['<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>'];
+
+/** A Type 0 font with the non-embedded Adobe-GB1 font STSong-Light and a predefined CMap. */
+const CJK_FONT = [
+  '<< /Type /Font /Subtype /Type0 /BaseFont /STSong-Light /Encoding /UniGB-UCS2-H /DescendantFonts [6 0 R] >>',
+  '<< /Type /Font /Subtype /CIDFontType0 /BaseFont /STSong-Light ' +
+    '/CIDSystemInfo << /Registry (Adobe) /Ordering (GB1) /Supplement 4 >> /FontDescriptor 7 0 R >>',
+  '<< /Type /FontDescriptor /FontName /STSong-Light /Flags 6 /FontBBox [0 -120 1000 880] /ItalicAngle 0 ' +
+    '/Ascent 880 /Descent -120 /CapHeight 880 /StemV 93 >>',
+];
+
+/**
+ * Builds a one-page PDF whose font F1 is object 5, made of `fontObjects` (numbered from 5),
+ * with the given content stream and a correct xref table.
+ */
+function buildPdf(contentStream: string, fontObjects: string[] = HELVETICA_FONT): Uint8Array {
   const objects = [
     '<< /Type /Catalog /Pages 2 0 R >>',
     '<< /Type /Pages /Kids [3 0 R] /Count 1 >>',
     '<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>',
     `<< /Length ${contentStream.length} >>\nstream\n${contentStream}\nendstream`,
-    '<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>',
+    ...fontObjects,
   ];
   let pdf = '%PDF-1.4\n';
   const offsets: number[] = [];

@@ -1,3 +1,5 @@
+import { createRequire } from 'node:module';
+import path from 'node:path';
 import { getDocumentProxy } from 'unpdf';
 import { fileCorruptError, pdfEncryptedError } from './failures.js';
 
@@ -11,6 +13,21 @@ export interface PdfExtraction {
 type PdfDocument = Awaited<ReturnType<typeof getDocumentProxy>>;
 type PdfPage = Awaited<ReturnType<PdfDocument['getPage']>>;
 type PdfTextContent = Awaited<ReturnType<PdfPage['getTextContent']>>;
+
+/**
+ * Data folders of the pdfjs-dist package: CMaps, which CJK fonts without embedded glyph
+ * mappings need (without them such text is lost), and the metrics of the 14 standard
+ * fonts. unpdf 1.7 passes these folders as file: URLs, which the Node build of pdf.js 5.6
+ * hands to fs.readFile as plain strings and so cannot open. Filesystem paths work.
+ */
+const PDFJS_DATA_OPTIONS = (() => {
+  const root = path.dirname(createRequire(import.meta.url).resolve('pdfjs-dist/package.json'));
+  return {
+    cMapUrl: path.join(root, 'cmaps') + path.sep,
+    cMapPacked: true,
+    standardFontDataUrl: path.join(root, 'standard_fonts') + path.sep,
+  };
+})();
 
 /** A text run from pdf.js, placed in the coordinates of its own writing direction. */
 interface PlacedRun {
@@ -40,7 +57,7 @@ export async function extractPdf(bytes: Uint8Array, readLimitChars: number): Pro
   try {
     // pdf.js takes over and detaches the buffer it is given, so it gets a copy. `slice` would
     // not do: on a Node Buffer it returns a view that may share the Buffer pool's memory.
-    document = await getDocumentProxy(new Uint8Array(bytes), { verbosity: 0 });
+    document = await getDocumentProxy(new Uint8Array(bytes), { ...PDFJS_DATA_OPTIONS, verbosity: 0 });
   } catch (error) {
     if (error instanceof Error && error.name === 'PasswordException') throw pdfEncryptedError(error);
     throw fileCorruptError('a PDF', error);
