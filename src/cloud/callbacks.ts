@@ -70,10 +70,13 @@ export function buildBatchCallback(batch: BatchRow, jobs: JobRow[], target: Call
   if (!url) return null;
 
   const failed = jobs.filter((job) => job.state === 'failed').length;
+  let status = 'completed';
+  if (failed === jobs.length) status = 'failed';
+  else if (failed > 0) status = 'partially_failed';
   const payload = {
     request_id: batch.request_id,
     type: 'batch',
-    status: failed > 0 ? (failed === jobs.length ? 'failed' : 'partially_failed') : 'completed',
+    status,
     total: jobs.length,
     completed: jobs.length - failed,
     failed,

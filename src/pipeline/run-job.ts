@@ -21,7 +21,7 @@ export interface CandidateResult {
   processing_timestamp: string;
 }
 
-/** What one job needs from the rest of the service; `main.ts` wires the real parts in. */
+/** Services one job uses; `service.ts` wires in the real ones and tests their stand-ins. */
 export interface PipelineDeps {
   model: string;
   download: (url: string, signal: AbortSignal) => Promise<Uint8Array>;

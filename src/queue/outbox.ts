@@ -13,7 +13,7 @@ export interface OutboxDispatcherOptions {
   metrics: Metrics;
   /** First retry delay; each later retry doubles it, with ±20% jitter, in milliseconds. */
   baseDelayMs: number;
-  /** Longest delay between two attempts, in milliseconds. */
+  /** Maximum delay between two attempts, in milliseconds. Default one hour. */
   maxDelayMs?: number;
   /** Deliveries sent at the same time. */
   concurrency?: number;

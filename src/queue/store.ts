@@ -210,7 +210,7 @@ export class JobStore {
     this.#now = options.now ?? Date.now;
     this.db = new Database(path.join(options.dataDir, 'jobs.sqlite'));
     this.db.pragma('journal_mode = WAL');
-    // NORMAL is durable across process crashes in WAL mode; only a power loss can drop
+    // NORMAL is durable across process crashes in WAL mode. Only a power loss can drop
     // the last transactions, which is the usual trade for not fsyncing every commit.
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('busy_timeout = 5000');
@@ -338,7 +338,7 @@ export class JobStore {
 
   /**
    * Adds one job, unless its request id exists already (idempotent retry) or the queue
-   * holds `maxQueued` waiting jobs.
+   * already contains `maxQueued` waiting jobs.
    */
   enqueueJob(job: NewJob, maxQueued: number): EnqueueResult {
     return this.db.transaction((): EnqueueResult => {
@@ -528,7 +528,7 @@ export class JobStore {
 
   /**
    * Deletes the candidate data and results of jobs finished more than `retentionMs` ago
-   * whose deliveries are no longer pending. The rows stay, so status still answers.
+   * whose deliveries are no longer pending. The rows stay, so `GET /status` still returns the job.
    */
   purgeExpired(retentionMs: number): number {
     const before = this.#now() - retentionMs;

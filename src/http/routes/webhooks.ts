@@ -26,7 +26,7 @@ export interface WebhookRouteDeps {
 /** Seconds a client should wait before retrying after `queue_full`. */
 const QUEUE_FULL_RETRY_AFTER_SECONDS = 30;
 
-/** What the durable store keeps of one candidate job: everything the pipeline needs to run it again. */
+/** Stored input of one candidate job: everything the pipeline needs to run it again after a restart. */
 export interface JobPayload {
   candidate: CandidateData;
 }
@@ -51,12 +51,17 @@ function hashRequest(value: unknown): string {
   return createHash('sha256').update(canonicalJson(value)).digest('hex');
 }
 
+function compareKeys(a: string, b: string): number {
+  if (a === b) return 0;
+  return a < b ? -1 : 1;
+}
+
 function canonicalJson(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
   if (value && typeof value === 'object') {
     const entries = Object.entries(value as Record<string, unknown>)
       .filter(([, item]) => item !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+      .sort(([a], [b]) => compareKeys(a, b));
     return `{${entries.map(([key, item]) => `${JSON.stringify(key)}:${canonicalJson(item)}`).join(',')}}`;
   }
   return JSON.stringify(value);
