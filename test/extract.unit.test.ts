@@ -84,7 +84,7 @@ describe('detectFormat', () => {
     expect(detectFormat(bytes)).toBe(expected);
   });
 
-  it('reads bytes, not the name: PDF bytes stay a PDF', () => {
+  it('decides by bytes, not names', () => {
     // A file called "resume.txt" that contains a PDF is still a PDF, because names are never consulted.
     expect(detectFormat(encode('%PDF-1.5\nplain words that look like text'))).toBe('pdf');
     expect(detectFormat(encode('This resume mentions a PDF but is text.'))).toBe('text');
