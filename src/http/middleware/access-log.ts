@@ -39,8 +39,10 @@ export function accessLog(options: AccessLogOptions): MiddlewareHandler<AppEnv> 
       duration_ms: Math.round(seconds * 1000),
       api_key_name: c.get('apiKeyName'),
     };
-    if (status >= 500) log.error(line, 'request failed');
-    else if (route === '/health' || route === '/metrics') log.debug(line, 'request');
+    // Probes hit /health and /metrics every few seconds; their lines would drown the rest,
+    // and /health reports its own failures in the response body.
+    if (route === '/health' || route === '/metrics') log.debug(line, 'request');
+    else if (status >= 500) log.error(line, 'request failed');
     else log.info(line, 'request');
   };
 }
