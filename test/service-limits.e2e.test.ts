@@ -1,8 +1,9 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
+import { startCallbackReceiver } from './fixtures/callback-receiver.js';
 import { startOllamaStub, type OllamaStub } from './fixtures/ollama-stub.js';
-import { startTestService, waitForFinalStatus, type TestService } from './helpers/service.js';
+import { startTestService, TEST_SECRET, waitForFinalStatus, type TestService } from './helpers/service.js';
 
 let service: TestService | undefined;
 let stub: OllamaStub | undefined;
@@ -98,5 +99,37 @@ describe('when Ollama is slower than the model-call deadline', () => {
 
     const status = await waitForFinalStatus(service, 'slow-ollama', 15_000);
     expect(status.error.code).toBe('ollama_timeout');
+  });
+});
+
+describe('when the callback receiver keeps failing', () => {
+  it('marks the delivery dead and shows it in /queue/status and /health', async () => {
+    const receiver = await startCallbackReceiver(TEST_SECRET);
+    receiver.failNext(500, 502, 503);
+    stub = await startOllamaStub();
+    service = await startTestService({ OLLAMA_HOST: stub.url, CALLBACK_MAX_ATTEMPTS: '3', CALLBACK_BASE_DELAY_MS: '20' });
+    try {
+      await service.post('/webhook/process-candidate', { ...request('dead-1'), callback_url: `${receiver.url}/dead-1` });
+      await receiver.waitFor(3);
+
+      let queue: any;
+      const deadline = Date.now() + 5000;
+      do {
+        queue = await (await service.get('/queue/status')).json();
+        if (queue.callbacks.dead === 1) break;
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      } while (Date.now() < deadline);
+
+      expect(queue.callbacks.dead).toBe(1);
+      expect(queue.callbacks.dead_deliveries[0]).toMatchObject({ request_id: 'dead-1', attempts: 3, last_status: 503 });
+      const ids = new Set(receiver.received.map((entry) => entry.headers['webhook-id']));
+      expect(ids.size).toBe(1);
+
+      const health: any = await (await fetch(`${service.url}/health`)).json();
+      expect(health.status).toBe('degraded');
+      expect(health.checks.callbacks.dead).toBe(1);
+    } finally {
+      await receiver.close();
+    }
   });
 });
