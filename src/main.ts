@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import { ConfigError, loadConfig } from './config/index.js';
 import { createLogger } from './observability/logger.js';
 import { startService } from './service.js';
@@ -6,6 +7,9 @@ import { startService } from './service.js';
 const REPEAT_SIGNAL_WINDOW_MS = 2000;
 
 async function main(): Promise<void> {
+  // Variables already set in the environment win over the file.
+  if (fs.existsSync('.env')) process.loadEnvFile('.env');
+
   let config;
   try {
     config = loadConfig();
@@ -55,7 +59,7 @@ async function main(): Promise<void> {
     stopService = service.stop;
   } catch (error) {
     if (error instanceof ConfigError) {
-      logger.fatal(error.message);
+      process.stderr.write(`headhunter-webhook: ${error.message}\n`);
       process.exit(78);
     }
     logger.fatal({ err: error }, 'start-up failed');

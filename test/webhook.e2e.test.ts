@@ -214,6 +214,33 @@ describe('rejected requests', () => {
     expect(response.status).toBe(415);
   });
 
+  it.each([
+    [{ timeout: '300' }, 'timeout must be a number of seconds'],
+    [{ data: ['x'] }, 'data must be an object'],
+    [{ data: { candidate_id: 42, resume_text: 'x' } }, 'candidate_id must be a string'],
+    [{ data: { candidate_id: 'c', resume_text: 12 } }, 'resume_text must be a string'],
+    [{ data: { candidate_id: 'c', resume_text: 'x', metadata: 'x' } }, 'metadata must be an object'],
+    [{ data: { candidate_id: 'c', resume_text: 'x', priority: 'urgent' } }, 'priority must be 1 (low)'],
+  ])('names the wrong type in %j', async (change, expected) => {
+    const response = await service.post('/webhook/process-candidate', { ...valid(), ...change });
+    const body = await json(response);
+    expect(response.status).toBe(400);
+    expect(body.error.message).toContain(expected);
+    expect(body.error.message).not.toContain('is required');
+  });
+
+  it('answers GET on a webhook route with 405 and Allow', async () => {
+    const response = await service.get('/webhook/process-candidate');
+    expect(response.status).toBe(405);
+    expect(response.headers.get('allow')).toBe('POST');
+    expect((await json(response)).error.code).toBe('method_not_allowed');
+  });
+
+  it('answers POST on the status route with 405', async () => {
+    const response = await service.post('/status/x', valid());
+    expect(response.status).toBe(405);
+  });
+
   it('answers an unknown request id with 404 not_found', async () => {
     const response = await service.get('/status/never-seen');
     expect(response.status).toBe(404);
@@ -243,6 +270,26 @@ describe('POST /webhook/process-batch', () => {
     expect(payload.status).toBe('completed');
     expect(payload.results).toHaveLength(2);
     expect(receiver.received.filter((entry) => entry.path.startsWith('/cb/batch-1'))).toHaveLength(1);
+  });
+
+  it('reports partially_failed with full progress when some jobs fail', async () => {
+    files.put('/batch-encrypted.pdf', fs.readFileSync(path.join(CORPUS, 'encrypted-user-password.pdf')));
+    await service.post('/webhook/process-batch', {
+      request_id: 'batch-mixed',
+      action: 'process_batch',
+      callback_url: `${receiver.url}/cb/batch-mixed`,
+      data: [
+        { candidate_id: 'ok', resume_text: RESUME_TEXT },
+        { candidate_id: 'locked', resume_file_url: `${files.url}/batch-encrypted.pdf` },
+      ],
+    });
+
+    const status = await waitForFinalStatus(service, 'batch-mixed');
+    expect(status.status).toBe('partially_failed');
+    expect(status.progress).toBe(1);
+    expect(status.counts).toEqual({ queued: 0, processing: 0, completed: 1, failed: 1 });
+    const callback = await callbackFor('batch-mixed');
+    expect((callback.verified as any).status).toBe('partially_failed');
   });
 
   it('rejects duplicate candidate ids', async () => {

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { summarizeBatch } from '../queue/batch-summary.js';
 import type { BatchRow, JobOutcome, JobRow, NewDelivery } from '../queue/store.js';
 
 /** Value of `source` in every payload this service sends. */
@@ -69,17 +70,14 @@ export function buildBatchCallback(batch: BatchRow, jobs: JobRow[], target: Call
   const url = targetUrl(batch.callback_url, target);
   if (!url) return null;
 
-  const failed = jobs.filter((job) => job.state === 'failed').length;
-  let status = 'completed';
-  if (failed === jobs.length) status = 'failed';
-  else if (failed > 0) status = 'partially_failed';
+  const { status, counts } = summarizeBatch(jobs);
   const payload = {
     request_id: batch.request_id,
     type: 'batch',
     status,
     total: jobs.length,
-    completed: jobs.length - failed,
-    failed,
+    completed: counts.completed,
+    failed: counts.failed,
     results: jobs.map((job) => {
       const item: Record<string, unknown> = { request_id: job.request_id, candidate_id: job.candidate_id, status: job.state };
       if (job.result) item.result = JSON.parse(job.result);

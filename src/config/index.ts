@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { z } from 'zod';
+import { parseSecretList } from '../signing/standard-webhooks.js';
 
 /**
  * Service configuration, read once from the environment at start-up.
@@ -216,9 +217,21 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     cloudFunctionsUrl: e.CLOUD_FUNCTIONS_URL,
   };
   if (config.callbackSecrets.length === 0) config.callbackSecrets = config.webhookSecrets;
+  checkSecrets('WEBHOOK_SECRET', config.webhookSecrets);
+  checkSecrets('CALLBACK_SECRET', config.callbackSecrets);
 
   checkProductionRules(config);
   return config;
+}
+
+/** Decodes each secret once so a malformed one stops start-up here, with the variable named. */
+function checkSecrets(variable: string, secrets: string[]): void {
+  if (secrets.length === 0) return;
+  try {
+    parseSecretList(secrets.join(' '));
+  } catch (error) {
+    throw new ConfigError(`${variable} is invalid: ${(error as Error).message}; ${FIXES[variable]}`);
+  }
 }
 
 function redactIfSecret(name: string, value: string | undefined): string {
@@ -231,10 +244,10 @@ function checkProductionRules(config: Config): void {
 
   const problems: string[] = [];
   if (config.apiKeys.length === 0) {
-    problems.push(`WEBHOOK_API_KEY is missing; production requires an API key. ${FIXES.WEBHOOK_API_KEY}`);
+    problems.push(`WEBHOOK_API_KEY is missing; production requires an API key, so ${FIXES.WEBHOOK_API_KEY}`);
   }
   if (config.webhookSecrets.length === 0) {
-    problems.push(`WEBHOOK_SECRET is missing; production requires a signing secret. ${FIXES.WEBHOOK_SECRET}`);
+    problems.push(`WEBHOOK_SECRET is missing; production requires a signing secret, so ${FIXES.WEBHOOK_SECRET}`);
   }
   if (config.outboundAllowPrivate) {
     problems.push('OUTBOUND_ALLOW_PRIVATE=true is for local testing only; remove it in production');

@@ -9,6 +9,7 @@ import type { JobStore } from '../queue/store.js';
 import { ApiError, errorResponse } from './errors.js';
 import { accessLog } from './middleware/access-log.js';
 import { apiKeyAuth } from './middleware/api-key.js';
+import { methodGuard } from './middleware/method-guard.js';
 import { webhookSignature } from './middleware/webhook-signature.js';
 import { healthRoutes, type OllamaHealth } from './routes/health.js';
 import { queueStatusRoutes } from './routes/queue-status.js';
@@ -39,6 +40,13 @@ export function createApp(deps: AppDeps) {
 
   app.use('*', accessLog({ logger: deps.logger, metrics: deps.metrics }));
   app.use('*', secureHeaders());
+  app.use(
+    '*',
+    methodGuard([
+      { pattern: /^\/webhook\/process-(?:candidate|batch)$/, methods: ['POST'] },
+      { pattern: /^\/(?:health|metrics|queue\/status|status\/[^/]+)$/, methods: ['GET', 'HEAD'] },
+    ]),
+  );
 
   app.route('/health', healthRoutes(deps));
 
@@ -66,14 +74,7 @@ export function createApp(deps: AppDeps) {
     return c.text(text, 200, { 'Content-Type': deps.metrics.registry.contentType });
   });
 
-  app.notFound((c) => {
-    const known = ['/health', '/metrics', '/queue/status', '/status/', '/webhook/process-candidate', '/webhook/process-batch'];
-    const pathOnly = c.req.path;
-    if (known.some((route) => pathOnly === route || (route.endsWith('/') && pathOnly.startsWith(route)))) {
-      return errorResponse(c, new ApiError(405, 'method_not_allowed', `${c.req.method} is not allowed on ${pathOnly}`));
-    }
-    return errorResponse(c, new ApiError(404, 'not_found', `No route for ${c.req.method} ${pathOnly}`));
-  });
+  app.notFound((c) => errorResponse(c, new ApiError(404, 'not_found', `No route for ${c.req.method} ${c.req.path}`)));
 
   app.onError((error, c) => {
     if (error instanceof ApiError) return errorResponse(c, error);

@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { ConfigError } from '../config/index.js';
 
 /**
  * Takes the data directory for this process by writing `service.pid`. A second live
@@ -8,7 +9,7 @@ import path from 'node:path';
  * example after `kill -9`) is taken over.
  *
  * @returns a function that removes the lock file.
- * @throws Error naming the pid that holds the directory.
+ * @throws ConfigError naming the pid that holds the directory.
  */
 export function lockDataDir(dataDir: string): () => void {
   fs.mkdirSync(dataDir, { recursive: true });
@@ -30,7 +31,7 @@ export function lockDataDir(dataDir: string): () => void {
 
     const holder = Number.parseInt(fs.readFileSync(lockPath, 'utf8'), 10);
     if (Number.isInteger(holder) && holder !== process.pid && isAlive(holder)) {
-      throw new Error(
+      throw new ConfigError(
         `DATA_DIR ${dataDir} is in use by process ${holder}; stop that process or give this one another DATA_DIR`,
       );
     }

@@ -165,7 +165,7 @@ export class WorkerPool {
         errorMessage: jobError.message,
       });
       log.warn(
-        { code: jobError.code, attempt: job.attempts, max_attempts: job.max_attempts, retry_in_ms: Math.round(delay) },
+        { code: jobError.code, max_attempts: job.max_attempts, retry_in_ms: Math.round(delay) },
         'job failed; will retry',
       );
       return;
@@ -173,7 +173,7 @@ export class WorkerPool {
 
     this.#finish(job, { state: 'failed', errorCode: jobError.code, errorMessage: jobError.message });
     metrics.jobsFinished.inc({ outcome: 'failed', code: jobError.code });
-    log.warn({ code: jobError.code, duration_ms: Math.round(durationMs), attempt: job.attempts, max_attempts: job.max_attempts }, 'job failed');
+    log.warn({ code: jobError.code, duration_ms: Math.round(durationMs), max_attempts: job.max_attempts }, 'job failed');
   }
 
   #finish(job: JobRow, outcome: JobOutcome): void {

@@ -91,7 +91,7 @@ export async function waitForFinalStatus(service: TestService, requestId: string
   for (;;) {
     const response = await service.get(`/status/${encodeURIComponent(requestId)}`);
     const body: any = await response.json();
-    if (body.status === 'completed' || body.status === 'failed') return body;
+    if (['completed', 'failed', 'partially_failed'].includes(body.status)) return body;
     if (Date.now() > deadline) throw new Error(`job ${requestId} still ${body.status} after ${timeoutMs} ms`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }

@@ -1,4 +1,5 @@
 import { Hono } from 'hono';
+import { summarizeBatch } from '../../queue/batch-summary.js';
 import type { BatchRow, JobRow, JobStore } from '../../queue/store.js';
 import { ApiError } from '../errors.js';
 import type { AppEnv } from '../types.js';
@@ -29,24 +30,13 @@ export function renderJobStatus(job: JobRow, now: number) {
   return body;
 }
 
-/**
- * The status of a batch, derived from its jobs: `completed` when all completed, `failed`
- * when all finished and at least one failed, `processing` once any job started, else `queued`.
- */
+/** The `GET /status/:request_id` body of a batch; see `summarizeBatch` for the status rule. */
 export function renderBatchStatus(batch: BatchRow, jobs: JobRow[], now: number) {
-  const counts = { queued: 0, processing: 0, completed: 0, failed: 0 };
-  for (const job of jobs) counts[job.state]++;
-
-  const finished = counts.completed + counts.failed;
-  let status: 'queued' | 'processing' | 'completed' | 'failed' = 'queued';
-  if (finished === jobs.length) status = counts.failed > 0 ? 'failed' : 'completed';
-  else if (counts.processing > 0 || finished > 0) status = 'processing';
-
-  const progress = jobs.length === 0 ? 1 : jobs.reduce((sum, job) => sum + job.progress, 0) / jobs.length;
+  const { status, progress, counts } = summarizeBatch(jobs);
   return {
     request_id: batch.request_id,
     status,
-    progress: Math.round(progress * 1000) / 1000,
+    progress,
     total: jobs.length,
     counts,
     jobs: jobs.map((job) => {

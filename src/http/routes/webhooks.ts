@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Hono } from 'hono';
 import { zValidator } from '@hono/zod-validator';
+import type { z } from 'zod';
 import type { $ZodError } from 'zod/v4/core';
 import type { Config } from '../../config/index.js';
 import type { Metrics } from '../../observability/metrics.js';
@@ -39,6 +40,14 @@ function validationHook(result: { success: boolean; error?: $ZodError }) {
   const message = first.message.startsWith(first.field) ? first.message : `${first.field}: ${first.message}`;
   throw new ApiError(400, 'validation_failed', `${message}${more}`, details);
 }
+
+/**
+ * Validates with `reportInput`, so each issue carries the value it rejected and the error
+ * message can tell a missing field from one with the wrong type.
+ */
+const withInput = {
+  validationFunction: (schema: z.ZodType, value: unknown) => schema.safeParseAsync(value, { reportInput: true }),
+};
 
 function requireJson(contentType: string | undefined): void {
   if (!contentType || !/^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i.test(contentType)) {
@@ -99,7 +108,7 @@ export function webhookRoutes(deps: WebhookRouteDeps) {
     await next();
   });
 
-  app.post('/process-candidate', zValidator('json', processCandidateSchema, validationHook), (c) => {
+  app.post('/process-candidate', zValidator('json', processCandidateSchema, validationHook, withInput), (c) => {
     const request = c.req.valid('json');
     const apiKeyName = c.get('apiKeyName');
     const bodyHash = hashRequest(request);
@@ -137,7 +146,7 @@ export function webhookRoutes(deps: WebhookRouteDeps) {
     return c.json({ status: 'queued', request_id: request.request_id, status_url: statusUrl(request.request_id) }, 202);
   });
 
-  app.post('/process-batch', zValidator('json', processBatchSchema, validationHook), (c) => {
+  app.post('/process-batch', zValidator('json', processBatchSchema, validationHook, withInput), (c) => {
     const request = c.req.valid('json');
     const apiKeyName = c.get('apiKeyName');
     const bodyHash = hashRequest(request);
