@@ -6,12 +6,7 @@ import type { Config } from '../../config/index.js';
 import type { Metrics } from '../../observability/metrics.js';
 import type { JobStore, NewJob } from '../../queue/store.js';
 import { ApiError } from '../errors.js';
-import {
-  type CandidateData,
-  describeIssues,
-  processBatchSchema,
-  processCandidateSchema,
-} from '../schemas.js';
+import { type CandidateData, createRequestSchemas, describeIssues } from '../schemas.js';
 import type { AppEnv } from '../types.js';
 import { renderBatchStatus, renderJobStatus } from './status.js';
 
@@ -92,6 +87,7 @@ function conflict(requestId: string): ApiError {
 /** `POST /webhook/process-candidate` and `POST /webhook/process-batch`. */
 export function webhookRoutes(deps: WebhookRouteDeps) {
   const { config, store, metrics } = deps;
+  const schemas = createRequestSchemas(config);
   const app = new Hono<AppEnv>();
 
   app.use('*', async (c, next) => {
@@ -99,7 +95,7 @@ export function webhookRoutes(deps: WebhookRouteDeps) {
     await next();
   });
 
-  app.post('/process-candidate', zValidator('json', processCandidateSchema, validationHook), (c) => {
+  app.post('/process-candidate', zValidator('json', schemas.processCandidate, validationHook), (c) => {
     const request = c.req.valid('json');
     const apiKeyName = c.get('apiKeyName');
     const bodyHash = hashRequest(request);
@@ -137,7 +133,7 @@ export function webhookRoutes(deps: WebhookRouteDeps) {
     return c.json({ status: 'queued', request_id: request.request_id, status_url: statusUrl(request.request_id) }, 202);
   });
 
-  app.post('/process-batch', zValidator('json', processBatchSchema, validationHook), (c) => {
+  app.post('/process-batch', zValidator('json', schemas.processBatch, validationHook), (c) => {
     const request = c.req.valid('json');
     const apiKeyName = c.get('apiKeyName');
     const bodyHash = hashRequest(request);
