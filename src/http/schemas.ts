@@ -94,6 +94,7 @@ export function createRequestSchemas(limits: RequestLimits) {
     data: candidate,
   });
 
+  type CandidateList = z.infer<typeof candidate>[];
   const candidateList = z
     .array(candidate, { error: 'data must be a list of candidates or { candidates: [...] }' })
     .min(1, { error: 'a batch needs at least one candidate' })
@@ -104,12 +105,25 @@ export function createRequestSchemas(limits: RequestLimits) {
       error: 'each candidate_id may appear only once in a batch',
     });
 
+  const wrappedList = z.strictObject({ candidates: candidateList }, { error: 'data must be a list of candidates or { candidates: [...] }' });
+
+  // The form is chosen by the shape of `data` instead of a z.union, because a union that
+  // fails reports only its own message and hides the inner problem (a wrong field, too
+  // many candidates). The inner issues keep their codes and get the `data` path prefix.
+  const batchData = z.unknown().transform((value, ctx) => {
+    const wrapped = value !== null && typeof value === 'object' && !Array.isArray(value);
+    const result = wrapped ? wrappedList.safeParse(value, { reportInput: true }) : candidateList.safeParse(value, { reportInput: true });
+    if (!result.success) {
+      for (const issue of result.error.issues) ctx.addIssue({ ...issue });
+      return z.NEVER;
+    }
+    return wrapped ? (result.data as { candidates: CandidateList }).candidates : (result.data as CandidateList);
+  });
+
   const processBatch = z.strictObject({
     ...envelope,
     action: z.literal('process_batch', { error: 'action must be "process_batch" on this route' }),
-    data: z.union([candidateList, z.strictObject({ candidates: candidateList }).transform((value) => value.candidates)], {
-      error: 'data must be a list of candidates or { candidates: [...] }',
-    }),
+    data: batchData,
   });
 
   return { candidate, processCandidate, processBatch };

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Hono } from 'hono';
 import { zValidator } from '@hono/zod-validator';
+import type { ZodType } from 'zod';
 import type { $ZodError } from 'zod/v4/core';
 import type { Config } from '../../config/index.js';
 import type { Metrics } from '../../observability/metrics.js';
@@ -34,6 +35,15 @@ function validationHook(result: { success: boolean; error?: $ZodError }) {
   const message = first.message.startsWith(first.field) ? first.message : `${first.field}: ${first.message}`;
   throw new ApiError(400, 'validation_failed', `${message}${more}`, details);
 }
+
+/**
+ * Validation options for `zValidator`: issues keep the offending input, which is how
+ * `describeIssues` tells a missing field from a wrong type. The input is never put into
+ * a response or a log line.
+ */
+const VALIDATION_OPTIONS = {
+  validationFunction: (schema: ZodType, value: unknown) => schema.safeParseAsync(value, { reportInput: true }),
+};
 
 function requireJson(contentType: string | undefined): void {
   if (!contentType || !/^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i.test(contentType)) {
@@ -95,7 +105,7 @@ export function webhookRoutes(deps: WebhookRouteDeps) {
     await next();
   });
 
-  app.post('/process-candidate', zValidator('json', schemas.processCandidate, validationHook), (c) => {
+  app.post('/process-candidate', zValidator('json', schemas.processCandidate, validationHook, VALIDATION_OPTIONS), (c) => {
     const request = c.req.valid('json');
     const apiKeyName = c.get('apiKeyName');
     const bodyHash = hashRequest(request);
@@ -133,7 +143,7 @@ export function webhookRoutes(deps: WebhookRouteDeps) {
     return c.json({ status: 'queued', request_id: request.request_id, status_url: statusUrl(request.request_id) }, 202);
   });
 
-  app.post('/process-batch', zValidator('json', schemas.processBatch, validationHook), (c) => {
+  app.post('/process-batch', zValidator('json', schemas.processBatch, validationHook, VALIDATION_OPTIONS), (c) => {
     const request = c.req.valid('json');
     const apiKeyName = c.get('apiKeyName');
     const bodyHash = hashRequest(request);
