@@ -64,7 +64,10 @@ export function createApp(deps: AppDeps) {
   // Routes without authentication (unknown paths) have no key name and are not counted here.
   app.use('*', rateLimit({ ...limits, subject: 'API key', key: (c) => c.get('apiKeyName') }));
   app.use('*', requestTimeout({ ms: config.requestTimeoutMs }));
-  app.use('/webhook/*', webhookSignature({ keys: deps.webhookKeys, toleranceSeconds: config.signatureToleranceSeconds }));
+  // Only on the two signed routes, so other methods and paths under /webhook get 405 and 404.
+  const signature = webhookSignature({ keys: deps.webhookKeys, toleranceSeconds: config.signatureToleranceSeconds });
+  app.post('/webhook/process-candidate', signature);
+  app.post('/webhook/process-batch', signature);
 
   app.route('/webhook', webhookRoutes(deps));
   app.route('/status', statusRoutes({ store: deps.store, scopeToApiKey: config.apiKeys.length > 1 }));

@@ -37,29 +37,40 @@ const httpUrl = (field: string) =>
       error: `${field} must be an absolute http:// or https:// URL`,
     });
 
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/**
+ * Free text of at most `max` characters. A NUL character or a lone UTF-16 surrogate (from
+ * an unpaired `\ud800`-style escape) is rejected: neither is text, and a lone surrogate
+ * cannot be encoded as UTF-8 for the model or the callback without being replaced.
+ */
+const freeText = (field: string, max: number, tooLong: string) =>
+  z
+    .string({ error: `${field} must be a string` })
+    .max(max, { error: tooLong })
+    .refine((value) => !value.includes('\u0000'), { error: `${field} contains a NUL character (\\u0000); remove it` })
+    .refine((value) => !LONE_SURROGATE.test(value), {
+      error: `${field} contains a lone UTF-16 surrogate (an unpaired \\ud800-\\udfff escape); send valid Unicode`,
+    });
+
 const buildCandidateSchema = (limits: RequestLimits) =>
   z
     .strictObject(
       {
         candidate_id: identifier('candidate_id'),
-        name: z.string({ error: 'name must be a string' }).max(200, { error: 'name must be at most 200 characters' }).optional(),
-        resume_text: z
-          .string({ error: 'resume_text must be a string' })
-          .max(limits.resumeTextMaxChars, {
-            error: `resume_text must be at most ${limits.resumeTextMaxChars} characters (RESUME_TEXT_MAX_CHARS); send longer resumes as resume_file_url`,
-          })
-          .optional(),
+        name: freeText('name', 200, 'name must be at most 200 characters').optional(),
+        resume_text: freeText(
+          'resume_text',
+          limits.resumeTextMaxChars,
+          `resume_text must be at most ${limits.resumeTextMaxChars} characters (RESUME_TEXT_MAX_CHARS); send longer resumes as resume_file_url`,
+        ).optional(),
         resume_file_url: httpUrl('resume_file_url').optional(),
-        recruiter_comments: z
-          .string({ error: 'recruiter_comments must be a string' })
-          .max(limits.recruiterCommentsMaxChars, {
-            error: `recruiter_comments must be at most ${limits.recruiterCommentsMaxChars} characters (RECRUITER_COMMENTS_MAX_CHARS); shorten them`,
-          })
-          .optional(),
-        role_level: z
-          .string({ error: 'role_level must be a string' })
-          .max(64, { error: 'role_level must be at most 64 characters' })
-          .optional(),
+        recruiter_comments: freeText(
+          'recruiter_comments',
+          limits.recruiterCommentsMaxChars,
+          `recruiter_comments must be at most ${limits.recruiterCommentsMaxChars} characters (RECRUITER_COMMENTS_MAX_CHARS); shorten them`,
+        ).optional(),
+        role_level: freeText('role_level', 64, 'role_level must be at most 64 characters').optional(),
         priority: prioritySchema.optional(),
         metadata: z.record(z.string(), z.unknown(), { error: 'metadata must be an object' }).optional(),
       },

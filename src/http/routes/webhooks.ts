@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { Hono } from 'hono';
+import { Hono, type MiddlewareHandler } from 'hono';
 import { zValidator } from '@hono/zod-validator';
 import type { ZodType } from 'zod';
 import type { $ZodError } from 'zod/v4/core';
@@ -100,12 +100,12 @@ export function webhookRoutes(deps: WebhookRouteDeps) {
   const schemas = createRequestSchemas(config);
   const app = new Hono<AppEnv>();
 
-  app.use('*', async (c, next) => {
+  const jsonOnly: MiddlewareHandler<AppEnv> = async (c, next) => {
     requireJson(c.req.header('content-type'));
     await next();
-  });
+  };
 
-  app.post('/process-candidate', zValidator('json', schemas.processCandidate, validationHook, VALIDATION_OPTIONS), (c) => {
+  app.post('/process-candidate', jsonOnly, zValidator('json', schemas.processCandidate, validationHook, VALIDATION_OPTIONS), (c) => {
     const request = c.req.valid('json');
     const apiKeyName = c.get('apiKeyName');
     const bodyHash = hashRequest(request);
@@ -143,7 +143,7 @@ export function webhookRoutes(deps: WebhookRouteDeps) {
     return c.json({ status: 'queued', request_id: request.request_id, status_url: statusUrl(request.request_id) }, 202);
   });
 
-  app.post('/process-batch', zValidator('json', schemas.processBatch, validationHook, VALIDATION_OPTIONS), (c) => {
+  app.post('/process-batch', jsonOnly, zValidator('json', schemas.processBatch, validationHook, VALIDATION_OPTIONS), (c) => {
     const request = c.req.valid('json');
     const apiKeyName = c.get('apiKeyName');
     const bodyHash = hashRequest(request);
