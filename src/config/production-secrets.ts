@@ -23,7 +23,6 @@ export const PUBLISHED_API_KEYS: readonly string[] = [
   'dev-key-0123456789abcdef',
   'test-key-0123456789abcdef',
   'bench-key-0123456789abcdef',
-  'other-key-0123456789abcdef',
   'noisy-key-0123456789abcdef0123456789',
   'quiet-key-0123456789abcdef0123456789',
 ];
