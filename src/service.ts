@@ -132,7 +132,7 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
   const port = (server.address() as AddressInfo).port;
   // Backstop for uploads that the request-timeout middleware does not cover: a chunked
   // body is read by the body limit before that middleware starts its clock. Node checks
-  // this deadline only every 30 s (`connectionsCheckingInterval`) and answers a plain 408.
+  // this deadline only every 30 s (`connectionsCheckingInterval`) and responds with a plain 408.
   if ('requestTimeout' in server) server.requestTimeout = config.requestTimeoutMs + 5000;
 
   const refreshQueueDepth = () => {

@@ -5,7 +5,7 @@ import { signedHeaders, startTestService, TEST_API_KEY, waitForFinalStatus, type
 
 /**
  * Hostile and malformed requests against every route. Each case states the status and
- * error code it must get; none may get a 5xx, and the service must keep working after
+ * error code it must get. None may get a 5xx, and the service must keep working after
  * the whole table.
  */
 
@@ -34,7 +34,7 @@ afterAll(async () => {
   await stub?.close();
 });
 
-/** A valid single-candidate request with a fresh request id; `change` edits a copy. */
+/** Builds a valid single-candidate request with a fresh request id, then applies `change` to it. */
 function candidateBody(change: (body: any) => void = () => {}): any {
   const body: any = {
     request_id: `bad-${randomUUID()}`,

@@ -1,8 +1,8 @@
 import type { Config } from './index.js';
 
-/** Smallest decoded `whsec_` key accepted in production, in bytes (256 bits, the HMAC-SHA256 block-size guidance). */
+/** Minimum decoded `whsec_` key length in production, in bytes: RFC 2104 advises HMAC keys no shorter than the hash output (32 bytes for SHA-256). */
 export const PRODUCTION_MIN_SECRET_BYTES = 32;
-/** Smallest API key accepted in production, in characters. */
+/** Minimum API key length in production, in characters. */
 export const PRODUCTION_MIN_API_KEY_CHARS = 32;
 
 const GENERATE_SECRET = 'generate one with: echo "whsec_$(openssl rand -base64 32)"';
@@ -30,7 +30,7 @@ export const PUBLISHED_API_KEYS: readonly string[] = [
 /** Placeholder patterns that example values in docs tend to contain. */
 const PLACEHOLDER_PATTERN = /0123456789abcdef|changeme|example|replace-?me|your[-_]?key|^(.)\1+$/i;
 
-/** Returns one problem line per production-unsafe secret or API key; empty when all are fine. */
+/** Returns one problem line per production-unsafe secret or API key, or an empty list when all are safe. */
 export function checkProductionSecrets(config: Config): string[] {
   const problems: string[] = [];
 

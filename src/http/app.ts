@@ -36,7 +36,7 @@ export interface AppDeps {
 }
 
 /**
- * Builds the Hono application. `/health` answers before any check. Every other request
+ * Builds the Hono application. `/health` responds before any check. Every other request
  * passes, in this order: access log (request id), client IP, IP allowlist, rate limit per
  * client IP, body limit, API key, rate limit per API key, request timeout, and on the
  * webhook routes the signature over the raw bytes, then JSON validation in the route.

@@ -16,8 +16,8 @@ export function normalizeIp(value: string | undefined | null): string | undefine
   if (family === 4) return withoutZone;
   if (family !== 6) return undefined;
 
-  // The WHATWG URL parser canonicalises IPv6 hosts; it writes a mapped IPv4 address as
-  // two hex groups (::ffff:102:304), which the pattern below turns back into dotted form.
+  // The WHATWG URL parser canonicalises IPv6 hosts. It writes a mapped IPv4 address as
+  // two hex groups (::ffff:102:304), so the pattern below turns those back into dotted form.
   const canonical = new URL(`http://[${withoutZone}]/`).hostname.slice(1, -1);
   const mapped = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(canonical);
   if (mapped) {

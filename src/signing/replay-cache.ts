@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 
-/** What `ReplayCache.record` found for a webhook id. */
+/** Result of `ReplayCache.record` for one webhook id. */
 export type ReplayCheck =
   /** The id was not seen within its window. */
   | 'new'
@@ -26,8 +26,8 @@ interface Entry {
  * tolerance window, with a SHA-256 digest of each body (never the body itself).
  *
  * The cache lives in this process's memory: it is empty after a restart and not shared
- * between processes. Once it holds `maxEntries` ids, recording another drops the oldest,
- * whose replay would then pass this check. Job creation stays idempotent anyway,
+ * between processes. Once it contains `maxEntries` ids, recording another drops the
+ * oldest, whose replay would then pass this check. Job creation stays idempotent anyway,
  * because a repeated `request_id` never creates a second job.
  */
 export class ReplayCache {

@@ -10,7 +10,7 @@ export interface BodyLimitOptions {
 
 /**
  * Rejects bodies over `maxBytes` with `413 payload_too_large`, using Hono's `bodyLimit`.
- * With a `Content-Length` it decides from the header before reading anything; a chunked
+ * With a `Content-Length` it decides from the header before reading anything. A chunked
  * body without one is read and counted up front, and the request fails as soon as the
  * count passes the limit.
  */

@@ -17,7 +17,7 @@ export interface ClientIpOptions {
 
 /**
  * Resolves the client address and stores it as `clientIp`. The TCP peer is the client
- * unless it is a trusted proxy; only then is `CF-Connecting-IP` believed, which Cloudflare
+ * unless it is a trusted proxy. Only then is `CF-Connecting-IP` believed, which Cloudflare
  * sets to the single address the visitor connected from. `X-Forwarded-For` is never
  * read, because its leftmost entries are whatever the visitor sent.
  */

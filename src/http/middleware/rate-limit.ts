@@ -4,7 +4,7 @@ import { ApiError } from '../errors.js';
 import type { AppEnv } from '../types.js';
 
 export interface RateLimitOptions {
-  /** What is limited, for messages and the limiter key prefix, e.g. "client IP" or "API key". */
+  /** Name of the limited subject in messages and limiter key prefixes, e.g. "client IP" or "API key". */
   subject: string;
   /** Requests allowed per key in a fixed 60-second window that starts at the key's first request. */
   perMinute: number;

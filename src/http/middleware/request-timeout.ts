@@ -10,7 +10,7 @@ export interface RequestTimeoutOptions {
 }
 
 /**
- * Answers a request that is not done within `ms` with `request_timeout`: `408` when the
+ * Rejects a request that is not done within `ms` with `request_timeout`: `408` when the
  * body had not fully arrived yet (a slow or stalled client), `503` when it had (the
  * server was too slow). Hono's `timeout` races the handler and does not abort it, so a
  * handler that finishes later may still enqueue the job; the caller's retry with the

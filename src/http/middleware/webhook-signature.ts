@@ -24,8 +24,8 @@ export interface WebhookSignatureOptions {
  *
  * An id seen within the tolerance window with other body bytes is `409 replayed`. The
  * same id with the same bytes is a sender retrying one delivery (Standard Webhooks keeps
- * the id across retries), so it passes on and gets the route's idempotent answer: `200`
- * with the job that the first delivery created.
+ * the id across retries), so it passes on and gets the route's idempotent response:
+ * `200` with the job that the first delivery created.
  */
 export function webhookSignature(options: WebhookSignatureOptions): MiddlewareHandler<AppEnv> {
   const replays = options.replayCache ?? new ReplayCache({ maxEntries: REPLAY_CACHE_MAX_ENTRIES });

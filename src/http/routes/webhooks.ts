@@ -37,9 +37,9 @@ function validationHook(result: { success: boolean; error?: $ZodError }) {
 }
 
 /**
- * Validation options for `zValidator`: issues keep the offending input, which is how
- * `describeIssues` tells a missing field from a wrong type. The input is never put into
- * a response or a log line.
+ * Validation options for `zValidator`. Issues keep the offending input, so that
+ * `describeIssues` can distinguish a missing field from a wrong type. The input is never
+ * put into a response or a log line.
  */
 const VALIDATION_OPTIONS = {
   validationFunction: (schema: ZodType, value: unknown) => schema.safeParseAsync(value, { reportInput: true }),
