@@ -42,7 +42,9 @@ export function rateLimit(options: RateLimitOptions): MiddlewareHandler<AppEnv> 
     } catch (rejection) {
       if (!(rejection instanceof RateLimiterRes)) throw rejection;
       const retryAfter = Math.max(1, Math.ceil(rejection.msBeforeNext / 1000));
-      c.get('log').warn({ limited_by: options.subject, retry_after_s: retryAfter }, 'request rate limited');
+      // Debug only: the access log already has one line per rejected request, with its
+      // client IP and key name, and a flood would otherwise write two lines per request.
+      c.get('log').debug({ limited_by: options.subject, retry_after_s: retryAfter }, 'request rate limited');
       throw new ApiError(
         429,
         'rate_limited',
@@ -59,8 +61,8 @@ export function rateLimit(options: RateLimitOptions): MiddlewareHandler<AppEnv> 
     }
 
     const remaining = usage.remainingPoints;
-    const shown = c.get('rateLimitRemaining');
-    if (shown === undefined || remaining < shown) {
+    const lowestRemaining = c.get('rateLimitRemaining');
+    if (lowestRemaining === undefined || remaining < lowestRemaining) {
       c.set('rateLimitRemaining', remaining);
       c.header('RateLimit-Limit', String(options.perMinute));
       c.header('RateLimit-Remaining', String(remaining));
