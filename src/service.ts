@@ -130,6 +130,10 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
     instance.once('error', reject);
   });
   const port = (server.address() as AddressInfo).port;
+  // Backstop for uploads that the request-timeout middleware does not cover: a chunked
+  // body is read by the body limit before that middleware starts its clock. Node checks
+  // this deadline only every 30 s (`connectionsCheckingInterval`) and responds with a plain 408.
+  if ('requestTimeout' in server) server.requestTimeout = config.requestTimeoutMs + 5000;
 
   const refreshQueueDepth = () => {
     for (const priority of ['1', '2', '3']) metrics.queueDepth.set({ priority }, 0);

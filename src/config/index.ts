@@ -1,6 +1,8 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { parseSecretList } from '../signing/standard-webhooks.js';
+import { ipRuleProblem } from '../http/ip-address.js';
+import { checkProductionSecrets } from './production-secrets.js';
 
 /**
  * Service configuration, read once from the environment at start-up.
@@ -60,6 +62,27 @@ export interface Config {
   /** How long finished jobs keep their input and result before both are deleted, in hours. */
   retentionHours: number;
   cloudFunctionsUrl?: string;
+  /**
+   * Peers whose `CF-Connecting-IP` header is believed (CIDR ranges or addresses). Default
+   * loopback, where cloudflared connects from.
+   */
+  trustedProxies: string[];
+  /** Client addresses allowed on every route but `/health`; empty allows all outside production. */
+  ipAllowlist: string[];
+  /** Explicit production opt-out of the IP allowlist, for deployments that restrict callers elsewhere. */
+  ipAllowlistDisabled: boolean;
+  /** Requests per client IP, and per API key, in a fixed 60-second window. */
+  rateLimitPerMinute: number;
+  /** Requests per client IP, and per API key, in a fixed one-second window. */
+  rateLimitBurst: number;
+  /** Deadline for handling one request, body upload included, in milliseconds. */
+  requestTimeoutMs: number;
+  /** Largest number of candidates in one batch request. */
+  batchMaxCandidates: number;
+  /** Largest `resume_text`, in characters. */
+  resumeTextMaxChars: number;
+  /** Largest `recruiter_comments`, in characters. */
+  recruiterCommentsMaxChars: number;
 }
 
 /** Start-up configuration failure; the message is meant for the operator as is. */
@@ -70,7 +93,15 @@ export class ConfigError extends Error {
 const PRESETS: Record<Environment, Record<string, string>> = {
   development: { LOG_LEVEL: 'debug', WORKER_COUNT: '1' },
   production: { LOG_LEVEL: 'info', WORKER_COUNT: '2' },
-  testing: { LOG_LEVEL: 'silent', WORKER_COUNT: '2', SHUTDOWN_GRACE_SECONDS: '2' },
+  // Test suites send hundreds of requests a second from loopback; the rate-limit tests set
+  // their own small limits.
+  testing: {
+    LOG_LEVEL: 'silent',
+    WORKER_COUNT: '2',
+    SHUTDOWN_GRACE_SECONDS: '2',
+    RATE_LIMIT_PER_MINUTE: '1000000',
+    RATE_LIMIT_BURST: '100000',
+  },
 };
 
 const booleanString = z
@@ -121,6 +152,15 @@ const envSchema = z.object({
   SHUTDOWN_GRACE_SECONDS: positiveInt(0, 3600).default(30),
   RETENTION_HOURS: positiveInt(0, 24 * 365).default(72),
   CLOUD_FUNCTIONS_URL: httpUrl.optional(),
+  TRUSTED_PROXIES: z.string().default('127.0.0.0/8,::1'),
+  IP_ALLOWLIST: z.string().default(''),
+  IP_ALLOWLIST_DISABLED: booleanString.default(false),
+  RATE_LIMIT_PER_MINUTE: positiveInt(1, 10_000_000).default(120),
+  RATE_LIMIT_BURST: positiveInt(1, 10_000_000).default(20),
+  REQUEST_TIMEOUT_SECONDS: positiveInt(1, 3600).default(30),
+  BATCH_MAX_CANDIDATES: positiveInt(1, 10_000).default(100),
+  RESUME_TEXT_MAX_CHARS: positiveInt(1, 10_000_000).default(200_000),
+  RECRUITER_COMMENTS_MAX_CHARS: positiveInt(1, 1_000_000).default(20_000),
 });
 
 const FIXES: Record<string, string> = {
@@ -128,7 +168,26 @@ const FIXES: Record<string, string> = {
   WEBHOOK_SECRET: 'set it to a whsec_ secret (base64 of 24 to 64 random bytes), e.g. from `openssl rand -base64 32`',
   CALLBACK_SECRET: 'set it to a whsec_ secret, or leave it unset to sign callbacks with WEBHOOK_SECRET',
   OLLAMA_HOST: 'use the address Ollama listens on, e.g. http://127.0.0.1:11434',
+  IP_ALLOWLIST: 'list the caller ranges as CIDRs separated by commas, e.g. 203.0.113.0/24,2001:db8::/32',
+  TRUSTED_PROXIES: 'list the proxy addresses as CIDRs separated by commas; behind cloudflared keep the default 127.0.0.0/8,::1',
 };
+
+/**
+ * Parses a comma-separated list of IP addresses and CIDR ranges.
+ *
+ * @throws ConfigError naming the variable and the invalid entry.
+ */
+export function parseIpRules(variable: string, value: string): string[] {
+  const rules = value
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter(Boolean);
+  for (const rule of rules) {
+    const problem = ipRuleProblem(rule);
+    if (problem) throw new ConfigError(`${variable}: entry "${rule}" ${problem}; ${FIXES[variable] ?? 'fix or remove the entry'}`);
+  }
+  return rules;
+}
 
 /** Parses `WEBHOOK_API_KEY`: a bare key (named "default") or `name:key` pairs separated by commas. */
 export function parseApiKeys(value: string): ApiKey[] {
@@ -215,6 +274,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     shutdownGraceMs: e.SHUTDOWN_GRACE_SECONDS * 1000,
     retentionHours: e.RETENTION_HOURS,
     cloudFunctionsUrl: e.CLOUD_FUNCTIONS_URL,
+    trustedProxies: parseIpRules('TRUSTED_PROXIES', e.TRUSTED_PROXIES),
+    ipAllowlist: parseIpRules('IP_ALLOWLIST', e.IP_ALLOWLIST),
+    ipAllowlistDisabled: e.IP_ALLOWLIST_DISABLED,
+    rateLimitPerMinute: e.RATE_LIMIT_PER_MINUTE,
+    rateLimitBurst: e.RATE_LIMIT_BURST,
+    requestTimeoutMs: e.REQUEST_TIMEOUT_SECONDS * 1000,
+    batchMaxCandidates: e.BATCH_MAX_CANDIDATES,
+    resumeTextMaxChars: e.RESUME_TEXT_MAX_CHARS,
+    recruiterCommentsMaxChars: e.RECRUITER_COMMENTS_MAX_CHARS,
   };
   if (config.callbackSecrets.length === 0) config.callbackSecrets = config.webhookSecrets;
   checkSecrets('WEBHOOK_SECRET', config.webhookSecrets);
@@ -238,7 +306,10 @@ function redactIfSecret(name: string, value: string | undefined): string {
   return /KEY|SECRET/.test(name) ? '<redacted>' : String(value);
 }
 
-/** Production must not run open: it needs an API key and a signing secret, and no loopback-only allowances. */
+/**
+ * Production must not run open: it needs strong, non-published API keys and signing
+ * secrets, an IP allowlist (or an explicit opt-out), and no loopback-only allowances.
+ */
 function checkProductionRules(config: Config): void {
   if (config.environment !== 'production') return;
 
@@ -249,8 +320,15 @@ function checkProductionRules(config: Config): void {
   if (config.webhookSecrets.length === 0) {
     problems.push(`WEBHOOK_SECRET is missing; production requires a signing secret, so ${FIXES.WEBHOOK_SECRET}`);
   }
+  problems.push(...checkProductionSecrets(config));
   if (config.outboundAllowPrivate) {
     problems.push('OUTBOUND_ALLOW_PRIVATE=true is for local testing only; remove it in production');
+  }
+  if (config.ipAllowlist.length === 0 && !config.ipAllowlistDisabled) {
+    problems.push(
+      'IP_ALLOWLIST is empty; production requires the ranges your callers connect from ' +
+        '(e.g. IP_ALLOWLIST=203.0.113.0/24), or IP_ALLOWLIST_DISABLED=true when another layer such as Cloudflare Access restricts callers',
+    );
   }
   if (problems.length > 0) throw new ConfigError(`Invalid configuration:\n  ${problems.join('\n  ')}`);
 }

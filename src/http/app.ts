@@ -1,5 +1,4 @@
 import { Hono } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
 import { secureHeaders } from 'hono/secure-headers';
 import type { Logger } from 'pino';
@@ -10,7 +9,13 @@ import { ApiError, errorResponse } from './errors.js';
 import { accessLog } from './middleware/access-log.js';
 import { apiKeyAuth } from './middleware/api-key.js';
 import { methodGuard } from './middleware/method-guard.js';
+import { bodyLimit } from './middleware/body-limit.js';
+import { clientIp } from './middleware/client-ip.js';
+import { ipAllowlist } from './middleware/ip-allowlist.js';
+import { rateLimit } from './middleware/rate-limit.js';
+import { requestTimeout } from './middleware/request-timeout.js';
 import { webhookSignature } from './middleware/webhook-signature.js';
+import { rateLimitKeyOfIp } from './ip-address.js';
 import { healthRoutes, type OllamaHealth } from './routes/health.js';
 import { queueStatusRoutes } from './routes/queue-status.js';
 import { statusRoutes } from './routes/status.js';
@@ -32,10 +37,14 @@ export interface AppDeps {
 }
 
 /**
- * Builds the Hono application. Order of the checks on the webhook routes: access log,
- * body limit, API key, signature over the raw bytes, then JSON validation in the route.
+ * Builds the Hono application. `/health` responds before any check. Every other request
+ * passes, in this order: access log (request id), client IP, IP allowlist, rate limit per
+ * client IP, body limit, API key, rate limit per API key, request timeout, and on the
+ * webhook routes the signature over the raw bytes, then JSON validation in the route.
+ * Both rate limits run before the body is read.
  */
 export function createApp(deps: AppDeps) {
+  const { config } = deps;
   const app = new Hono<AppEnv>();
 
   app.use('*', accessLog({ logger: deps.logger, metrics: deps.metrics }));
@@ -48,26 +57,28 @@ export function createApp(deps: AppDeps) {
     ]),
   );
 
+  // Registered before the checks below, so probes get through without a key and are
+  // never limited.
   app.route('/health', healthRoutes(deps));
 
-  const auth = apiKeyAuth({ keys: deps.config.apiKeys });
-  app.use('/status/*', auth);
-  app.use('/queue/*', auth);
-  app.use('/metrics', auth);
-  app.use(
-    '/webhook/*',
-    bodyLimit({
-      maxSize: deps.config.maxBodyBytes,
-      onError: () => {
-        throw new ApiError(413, 'payload_too_large', `The request body is larger than ${deps.config.maxBodyBytes} bytes; send resumes as resume_file_url`);
-      },
-    }),
-  );
-  app.use('/webhook/*', auth);
-  app.use('/webhook/*', webhookSignature({ keys: deps.webhookKeys, toleranceSeconds: deps.config.signatureToleranceSeconds }));
+  app.use('*', clientIp({ trustedProxies: config.trustedProxies }));
+  app.use('*', ipAllowlist({ allowList: config.ipAllowlist }));
+  const limits = { perMinute: config.rateLimitPerMinute, burst: config.rateLimitBurst };
+  app.use('*', rateLimit({ ...limits, subject: 'client IP', key: (c) => rateLimitKeyOfIp(c.get('clientIp')) }));
+  app.use('*', bodyLimit({ maxBytes: config.maxBodyBytes }));
+
+  const auth = apiKeyAuth({ keys: config.apiKeys });
+  for (const path of ['/status/*', '/queue/*', '/metrics', '/webhook/*']) app.use(path, auth);
+  // Routes without authentication (unknown paths) have no key name and are not counted here.
+  app.use('*', rateLimit({ ...limits, subject: 'API key', key: (c) => c.get('apiKeyName') }));
+  app.use('*', requestTimeout({ ms: config.requestTimeoutMs }));
+  // Only on the two signed routes, so other methods and paths under /webhook get 405 and 404.
+  const signature = webhookSignature({ keys: deps.webhookKeys, toleranceSeconds: config.signatureToleranceSeconds });
+  app.post('/webhook/process-candidate', signature);
+  app.post('/webhook/process-batch', signature);
 
   app.route('/webhook', webhookRoutes(deps));
-  app.route('/status', statusRoutes({ store: deps.store, scopeToApiKey: deps.config.apiKeys.length > 1 }));
+  app.route('/status', statusRoutes({ store: deps.store, scopeToApiKey: config.apiKeys.length > 1 }));
   app.route('/queue/status', queueStatusRoutes(deps));
   app.get('/metrics', async (c) => {
     const text = await deps.metrics.registry.metrics();
@@ -78,6 +89,7 @@ export function createApp(deps: AppDeps) {
 
   app.onError((error, c) => {
     if (error instanceof ApiError) return errorResponse(c, error);
+    if (error instanceof HTTPException && error.cause instanceof ApiError) return errorResponse(c, error.cause);
     if (error instanceof HTTPException) {
       if (error.status === 400 && /malformed json/i.test(error.message)) {
         return errorResponse(c, new ApiError(400, 'invalid_json', 'The request body is not valid JSON; check quoting, commas and brackets'));

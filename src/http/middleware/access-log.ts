@@ -37,6 +37,7 @@ export function accessLog(options: AccessLogOptions): MiddlewareHandler<AppEnv> 
       route,
       status,
       duration_ms: Math.round(seconds * 1000),
+      client_ip: c.get('clientIp'),
       api_key_name: c.get('apiKeyName'),
     };
     // Probes hit /health and /metrics every few seconds; their lines would drown the rest,

@@ -62,12 +62,25 @@ export interface StatusRouteDeps {
   scopeToApiKey: boolean;
 }
 
+/**
+ * Request ids as the webhook routes accept them (at most 128 characters), or a batch job's
+ * `<batch request_id>:<candidate_id>` (128 + 1 + 128).
+ */
+const REQUEST_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,256}$/;
+
 /** `GET /status/:request_id` for a job or a batch. */
 export function statusRoutes(deps: StatusRouteDeps) {
   const app = new Hono<AppEnv>();
 
   app.get('/:request_id', (c) => {
     const requestId = c.req.param('request_id');
+    if (!REQUEST_ID_PATTERN.test(requestId)) {
+      throw new ApiError(
+        400,
+        'invalid_request_id',
+        'The request id in the path may contain only letters, digits and _ . : @ -, start with a letter or digit, and have at most 257 characters',
+      );
+    }
     const owner = c.get('apiKeyName');
     const visible = (row: { api_key_name: string } | undefined) =>
       row !== undefined && (!deps.scopeToApiKey || row.api_key_name === owner);
@@ -78,7 +91,7 @@ export function statusRoutes(deps: StatusRouteDeps) {
     const batch = deps.store.getBatch(requestId);
     if (visible(batch)) return c.json(renderBatchStatus(batch!, deps.store.getBatchJobs(requestId), deps.store.now));
 
-    throw new ApiError(404, 'not_found', `No job or batch with request_id "${requestId.slice(0, 128)}"`);
+    throw new ApiError(404, 'not_found', `No job or batch with request_id "${requestId}"`);
   });
 
   return app;

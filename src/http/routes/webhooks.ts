@@ -1,18 +1,13 @@
 import { createHash } from 'node:crypto';
-import { Hono } from 'hono';
+import { Hono, type MiddlewareHandler } from 'hono';
 import { zValidator } from '@hono/zod-validator';
-import type { z } from 'zod';
+import type { ZodType } from 'zod';
 import type { $ZodError } from 'zod/v4/core';
 import type { Config } from '../../config/index.js';
 import type { Metrics } from '../../observability/metrics.js';
 import type { JobStore, NewJob } from '../../queue/store.js';
 import { ApiError } from '../errors.js';
-import {
-  type CandidateData,
-  describeIssues,
-  processBatchSchema,
-  processCandidateSchema,
-} from '../schemas.js';
+import { type CandidateData, createRequestSchemas, describeIssues } from '../schemas.js';
 import type { AppEnv } from '../types.js';
 import { renderBatchStatus, renderJobStatus } from './status.js';
 
@@ -42,11 +37,12 @@ function validationHook(result: { success: boolean; error?: $ZodError }) {
 }
 
 /**
- * Validates with `reportInput`, so each issue carries the value it rejected and the error
- * message can tell a missing field from one with the wrong type.
+ * Validation options for `zValidator`. Issues keep the offending input, so that
+ * `describeIssues` can distinguish a missing field from a wrong type. The input is never
+ * put into a response or a log line.
  */
-const withInput = {
-  validationFunction: (schema: z.ZodType, value: unknown) => schema.safeParseAsync(value, { reportInput: true }),
+const VALIDATION_OPTIONS = {
+  validationFunction: (schema: ZodType, value: unknown) => schema.safeParseAsync(value, { reportInput: true }),
 };
 
 function requireJson(contentType: string | undefined): void {
@@ -101,14 +97,15 @@ function conflict(requestId: string): ApiError {
 /** `POST /webhook/process-candidate` and `POST /webhook/process-batch`. */
 export function webhookRoutes(deps: WebhookRouteDeps) {
   const { config, store, metrics } = deps;
+  const schemas = createRequestSchemas(config);
   const app = new Hono<AppEnv>();
 
-  app.use('*', async (c, next) => {
+  const jsonOnly: MiddlewareHandler<AppEnv> = async (c, next) => {
     requireJson(c.req.header('content-type'));
     await next();
-  });
+  };
 
-  app.post('/process-candidate', zValidator('json', processCandidateSchema, validationHook, withInput), (c) => {
+  app.post('/process-candidate', jsonOnly, zValidator('json', schemas.processCandidate, validationHook, VALIDATION_OPTIONS), (c) => {
     const request = c.req.valid('json');
     const apiKeyName = c.get('apiKeyName');
     const bodyHash = hashRequest(request);
@@ -146,7 +143,7 @@ export function webhookRoutes(deps: WebhookRouteDeps) {
     return c.json({ status: 'queued', request_id: request.request_id, status_url: statusUrl(request.request_id) }, 202);
   });
 
-  app.post('/process-batch', zValidator('json', processBatchSchema, validationHook, withInput), (c) => {
+  app.post('/process-batch', jsonOnly, zValidator('json', schemas.processBatch, validationHook, VALIDATION_OPTIONS), (c) => {
     const request = c.req.valid('json');
     const apiKeyName = c.get('apiKeyName');
     const bodyHash = hashRequest(request);
