@@ -59,6 +59,31 @@ export interface Config {
   /** How long finished jobs keep their input and result before both are deleted, in hours. */
   retentionHours: number;
   cloudFunctionsUrl?: string;
+  tunnel: TunnelConfig;
+  /** Cloudflare Access token checks; undefined when CF_ACCESS_TEAM_DOMAIN and CF_ACCESS_AUD are unset. */
+  cloudflareAccess?: CloudflareAccessConfig;
+}
+
+/** Settings that `npm run dev:tunnel` uses to run cloudflared. */
+export interface TunnelConfig {
+  /** cloudflared executable from CLOUDFLARED_BIN; when unset, the `cloudflared` npm package's install path. */
+  cloudflaredBin?: string;
+  /** Path of the named-tunnel configuration template (TUNNEL_CONFIG). */
+  configPath: string;
+  /** `auto` runs the named tunnel when `configPath` is complete and a quick tunnel otherwise. */
+  mode: 'auto' | 'named' | 'quick';
+  /** Loopback `host:port` of cloudflared's metrics server; port 0 lets cloudflared pick one. Undefined means the `metrics` key of the tunnel config, else 127.0.0.1:0. */
+  metricsAddress?: string;
+}
+
+/** Cloudflare Access application whose tokens every route except /health requires. */
+export interface CloudflareAccessConfig {
+  /** Issuer, e.g. `https://myteam.cloudflareaccess.com`. */
+  issuer: string;
+  /** Application Audience (AUD) tags; a token must carry at least one. */
+  audiences: string[];
+  /** JWKS address; `{issuer}/cdn-cgi/access/certs` unless CF_ACCESS_CERTS_URL is set. */
+  certsUrl: string;
 }
 
 /** Start-up configuration failure; the message is meant for the operator as is. */
@@ -120,6 +145,19 @@ const envSchema = z.object({
   SHUTDOWN_GRACE_SECONDS: positiveInt(0, 3600).default(30),
   RETENTION_HOURS: positiveInt(0, 24 * 365).default(72),
   CLOUD_FUNCTIONS_URL: httpUrl.optional(),
+  CLOUDFLARED_BIN: z.string().optional(),
+  TUNNEL_CONFIG: z.string().min(1).default('./tunnel.yml'),
+  TUNNEL_MODE: z.enum(['auto', 'named', 'quick'], { error: 'must be auto, named or quick' }).default('auto'),
+  TUNNEL_METRICS: z
+    .string()
+    .regex(/^(127\.0\.0\.1|localhost|\[::1\]):\d{1,5}$/, { error: 'must be a loopback host:port such as 127.0.0.1:20241 (port 0 picks a free one)' })
+    .optional(),
+  CF_ACCESS_TEAM_DOMAIN: z
+    .string()
+    .regex(/^(https:\/\/)?[a-z0-9-]+(\.cloudflareaccess\.com)?\/?$/i, { error: 'must be the team name or <team>.cloudflareaccess.com' })
+    .optional(),
+  CF_ACCESS_AUD: z.string().optional(),
+  CF_ACCESS_CERTS_URL: httpUrl.optional(),
 });
 
 const FIXES: Record<string, string> = {
@@ -127,6 +165,8 @@ const FIXES: Record<string, string> = {
   WEBHOOK_SECRET: 'set it to a whsec_ secret (base64 of 24 to 64 random bytes), e.g. from `openssl rand -base64 32`',
   CALLBACK_SECRET: 'set it to a whsec_ secret, or leave it unset to sign callbacks with WEBHOOK_SECRET',
   OLLAMA_HOST: 'use the address Ollama listens on, e.g. http://127.0.0.1:11434',
+  CF_ACCESS_TEAM_DOMAIN: 'use the team name from Zero Trust > Settings > Custom Pages, e.g. myteam or myteam.cloudflareaccess.com',
+  CF_ACCESS_CERTS_URL: 'leave it unset to use https://<team>.cloudflareaccess.com/cdn-cgi/access/certs',
 };
 
 /** Parses `WEBHOOK_API_KEY`: a bare key (named "default") or `name:key` pairs separated by commas. */
@@ -214,11 +254,37 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     shutdownGraceMs: e.SHUTDOWN_GRACE_SECONDS * 1000,
     retentionHours: e.RETENTION_HOURS,
     cloudFunctionsUrl: e.CLOUD_FUNCTIONS_URL,
+    tunnel: {
+      cloudflaredBin: e.CLOUDFLARED_BIN,
+      configPath: path.resolve(e.TUNNEL_CONFIG),
+      mode: e.TUNNEL_MODE,
+      metricsAddress: e.TUNNEL_METRICS,
+    },
+    cloudflareAccess: buildCloudflareAccess(e.CF_ACCESS_TEAM_DOMAIN, e.CF_ACCESS_AUD, e.CF_ACCESS_CERTS_URL),
   };
   if (config.callbackSecrets.length === 0) config.callbackSecrets = config.webhookSecrets;
 
   checkProductionRules(config);
   return config;
+}
+
+/** Access is on only with both a team domain and an AUD tag; one without the other is a mistake worth stopping for. */
+function buildCloudflareAccess(teamDomain: string | undefined, aud: string | undefined, certsUrl: string | undefined): CloudflareAccessConfig | undefined {
+  const audiences = (aud ?? '').split(',').map((tag) => tag.trim()).filter(Boolean);
+  if (teamDomain === undefined && audiences.length === 0) {
+    if (certsUrl !== undefined) throw new ConfigError('Invalid configuration:\n  CF_ACCESS_CERTS_URL is set without CF_ACCESS_TEAM_DOMAIN and CF_ACCESS_AUD; set both or remove it');
+    return undefined;
+  }
+  if (teamDomain === undefined || audiences.length === 0) {
+    const missing = teamDomain === undefined ? 'CF_ACCESS_TEAM_DOMAIN' : 'CF_ACCESS_AUD';
+    throw new ConfigError(
+      `Invalid configuration:\n  ${missing} is missing; Cloudflare Access checks need both CF_ACCESS_TEAM_DOMAIN and CF_ACCESS_AUD (the Application Audience tag), or neither`,
+    );
+  }
+
+  const host = teamDomain.replace(/^https:\/\//i, '').replace(/\/$/, '').toLowerCase();
+  const issuer = `https://${host.includes('.') ? host : `${host}.cloudflareaccess.com`}`;
+  return { issuer, audiences, certsUrl: certsUrl ?? `${issuer}/cdn-cgi/access/certs` };
 }
 
 function redactIfSecret(name: string, value: string | undefined): string {
@@ -238,6 +304,9 @@ function checkProductionRules(config: Config): void {
   }
   if (config.outboundAllowPrivate) {
     problems.push('OUTBOUND_ALLOW_PRIVATE=true is for local testing only; remove it in production');
+  }
+  if (config.cloudflareAccess && !config.cloudflareAccess.certsUrl.startsWith('https://')) {
+    problems.push('CF_ACCESS_CERTS_URL must use https in production; remove it to use the team\'s own certs URL');
   }
   if (problems.length > 0) throw new ConfigError(`Invalid configuration:\n  ${problems.join('\n  ')}`);
 }

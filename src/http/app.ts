@@ -9,8 +9,9 @@ import type { JobStore } from '../queue/store.js';
 import { ApiError, errorResponse } from './errors.js';
 import { accessLog } from './middleware/access-log.js';
 import { apiKeyAuth } from './middleware/api-key.js';
+import { cloudflareAccess } from './middleware/cloudflare-access.js';
 import { webhookSignature } from './middleware/webhook-signature.js';
-import { healthRoutes, type OllamaHealth } from './routes/health.js';
+import { healthRoutes, type HealthCheckProvider, type OllamaHealth } from './routes/health.js';
 import { queueStatusRoutes } from './routes/queue-status.js';
 import { statusRoutes } from './routes/status.js';
 import { webhookRoutes } from './routes/webhooks.js';
@@ -28,6 +29,8 @@ export interface AppDeps {
   onEnqueued: () => void;
   version: string;
   startedAt: number;
+  /** Checks that components outside http/ add to /health, by name. */
+  healthChecks?: Record<string, HealthCheckProvider>;
 }
 
 /**
@@ -39,6 +42,7 @@ export function createApp(deps: AppDeps) {
 
   app.use('*', accessLog({ logger: deps.logger, metrics: deps.metrics }));
   app.use('*', secureHeaders());
+  app.use('*', cloudflareAccess({ access: deps.config.cloudflareAccess, logger: deps.logger, skipPaths: ['/health'] }));
 
   app.route('/health', healthRoutes(deps));
 
