@@ -148,7 +148,7 @@ describe('planTunnel', () => {
   it('runs a quick tunnel while tunnel.yml still has placeholders', () => {
     const plan = planTunnel({ configPath: path.resolve('tunnel.yml'), mode: 'auto' }, 8123);
     expect(plan.mode).toBe('quick');
-    expect(plan.args).toEqual(['tunnel', '--no-autoupdate', '--metrics', '127.0.0.1:0', '--url', 'http://127.0.0.1:8123']);
+    expect(plan.args).toEqual(['tunnel', '--no-autoupdate', '--grace-period', '10s', '--metrics', '127.0.0.1:0', '--url', 'http://127.0.0.1:8123']);
     expect(plan.reason).toContain('not filled in');
   });
 
@@ -168,7 +168,7 @@ describe('planTunnel', () => {
       expect(plan.mode).toBe('named');
       expect(plan.publicUrl).toBe('https://hooks.example.com');
       expect(plan.metricsAddress).toBe('127.0.0.1:20241');
-      expect(plan.args).toEqual(['tunnel', '--no-autoupdate', '--config', plan.renderedConfigPath, '--metrics', '127.0.0.1:20241', 'run']);
+      expect(plan.args).toEqual(['tunnel', '--no-autoupdate', '--grace-period', '10s', '--config', plan.renderedConfigPath, '--metrics', '127.0.0.1:20241', 'run']);
       const rendered = fs.readFileSync(plan.renderedConfigPath!, 'utf8');
       expect(rendered).toContain('service: http://127.0.0.1:8123');
       expect(rendered).not.toContain('${WEBHOOK_PORT}');

@@ -38,6 +38,13 @@ export class TunnelConfigError extends Error {
 const DEFAULT_METRICS = '127.0.0.1:0';
 
 /**
+ * Flags for every run. cloudflared drains in-flight requests for `--grace-period` after
+ * SIGTERM (30 s by default); 10 s keeps that inside the supervisor's 15 s SIGKILL timeout.
+ * Updates come from the package manager, not from cloudflared replacing itself under the supervisor.
+ */
+const COMMON_FLAGS = ['--no-autoupdate', '--grace-period', '10s'];
+
+/**
  * Reads the scalar keys of a cloudflared YAML configuration with line patterns rather than
  * a YAML parser, because only flat `key: value` lines at the top level and the `hostname`
  * of ingress rules matter here. Returns undefined when the file does not exist.
@@ -104,7 +111,7 @@ export function planTunnel(config: TunnelConfig, port: number): TunnelPlan {
     const metricsAddress = config.metricsAddress ?? DEFAULT_METRICS;
     return {
       mode: 'quick',
-      args: ['tunnel', '--no-autoupdate', '--metrics', metricsAddress, '--url', origin],
+      args: ['tunnel', ...COMMON_FLAGS, '--metrics', metricsAddress, '--url', origin],
       metricsAddress,
       cleanup: () => {},
       reason: problem ?? 'no named tunnel configured',
@@ -119,7 +126,7 @@ export function planTunnel(config: TunnelConfig, port: number): TunnelPlan {
   const hostname = template.hostnames.find((name) => !name.includes('*') && !name.includes('<'));
   const plan: TunnelPlan = {
     mode: 'named',
-    args: ['tunnel', '--no-autoupdate', '--config', renderedConfigPath, '--metrics', metricsAddress, 'run'],
+    args: ['tunnel', ...COMMON_FLAGS, '--config', renderedConfigPath, '--metrics', metricsAddress, 'run'],
     metricsAddress,
     renderedConfigPath,
     cleanup: () => fs.rmSync(directory, { recursive: true, force: true }),
