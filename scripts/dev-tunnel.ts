@@ -83,7 +83,8 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
-  // Whatever ends this process, cloudflared must not keep running without it.
+  // cloudflared must not outlive this process. SIGKILL skips this handler, and then
+  // cloudflared exits at its next log line on the closed pipe.
   process.on('exit', () => tunnel?.supervisor.killNow());
 
   try {

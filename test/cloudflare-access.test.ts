@@ -218,9 +218,9 @@ describe('Cloudflare Access key handling', () => {
   });
 
   it('answers 503 when the keys cannot be fetched', async () => {
-    const gone = await startCertsServer([]);
-    const url = gone.url;
-    await gone.close();
+    const closedServer = await startCertsServer([]);
+    const url = closedServer.url;
+    await closedServer.close();
     const response = await buildApp(url, 0).request('/', { headers: { 'cf-access-jwt-assertion': await sign(key) } });
     await expectRejected(response, 503, 'access_keys_unavailable');
   });

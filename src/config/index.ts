@@ -70,7 +70,7 @@ export interface TunnelConfig {
   cloudflaredBin?: string;
   /** Path of the named-tunnel configuration template (TUNNEL_CONFIG). */
   configPath: string;
-  /** `auto` runs the named tunnel when `configPath` is complete and a quick tunnel otherwise. */
+  /** Tunnel choice: `auto` runs the named tunnel when `configPath` is complete and a quick tunnel otherwise. */
   mode: 'auto' | 'named' | 'quick';
   /** Loopback `host:port` of cloudflared's metrics server; port 0 lets cloudflared pick one. Undefined means the `metrics` key of the tunnel config, else 127.0.0.1:0. */
   metricsAddress?: string;

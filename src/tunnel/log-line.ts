@@ -90,7 +90,7 @@ function unquote(raw: string): string {
   }
 }
 
-/** Returns the `https://<name>.trycloudflare.com` address a quick tunnel prints in its banner, if this line holds it. */
+/** Returns the `https://<name>.trycloudflare.com` address a quick tunnel prints in its banner, if this line contains it. */
 export function findQuickTunnelUrl(line: CloudflaredLogLine): string | undefined {
   return QUICK_TUNNEL_URL.exec(line.message)?.[0];
 }

@@ -57,7 +57,7 @@ export function registrationWebhookId(url: string): string {
 }
 
 /**
- * Creates the registrar that tells the Cloud Functions where to reach this service. Each
+ * Creates the registrar that sends the Cloud Functions the address of this service. Each
  * attempt is a Standard Webhooks signed POST through the guarded outbound client.
  */
 export function createWebhookRegistrar(options: WebhookRegistrarOptions): WebhookRegistrar {

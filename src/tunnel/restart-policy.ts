@@ -20,11 +20,11 @@ export function restartDelayMs(attempt: number, options: BackoffOptions): number
   return Math.min(options.maxDelayMs, options.baseDelayMs * factor);
 }
 
-/** How a child process ended, in words for logs and /health. */
+/** Cause of a child process exit, in words for logs and /health. */
 export interface ExitCause {
   /** Stable kind for code that branches on it. */
   kind: 'clean' | 'error' | 'not_found' | 'not_executable' | 'signal' | 'killed' | 'crashed';
-  /** One sentence that says what happened and, where it helps, what to do. */
+  /** One sentence that states what happened and, where it helps, what to do. */
   message: string;
   /** Whether restarting can help; a missing or non-executable binary stays missing. */
   restartable: boolean;
@@ -35,8 +35,8 @@ const CRASH_SIGNALS = new Set(['SIGSEGV', 'SIGBUS', 'SIGILL', 'SIGFPE', 'SIGABRT
 /**
  * Maps an exit code, a terminating signal or a spawn error (`ENOENT`, `EACCES`) to a
  * readable cause. Exit codes 126 and 127 are the shell conventions for "found but not
- * executable" and "not found"; cloudflared itself exits with 1 on every fatal error and
- * logs the reason just before.
+ * executable" and "not found". cloudflared itself exits with 1 on fatal errors and logs
+ * the reason just before.
  */
 export function describeExit(code: number | null, signal: NodeJS.Signals | null, spawnError?: NodeJS.ErrnoException): ExitCause {
   if (spawnError?.code === 'ENOENT' || code === 127) {
@@ -65,5 +65,5 @@ export function describeExit(code: number | null, signal: NodeJS.Signals | null,
     const name = Object.entries(os.constants.signals).find(([, number]) => number === code - 128)?.[0];
     if (name) return { kind: 'signal', message: `cloudflared exited with code ${code} (${name})`, restartable: true };
   }
-  return { kind: 'error', message: `cloudflared exited with code ${code ?? 'unknown'}; its last error line above says why`, restartable: true };
+  return { kind: 'error', message: `cloudflared exited with code ${code ?? 'unknown'}; the error line it logged before gives the reason`, restartable: true };
 }

@@ -29,7 +29,7 @@ export interface StartTunnelOptions {
 }
 
 /**
- * Our own variables are left out of cloudflared's environment: they hold secrets it does
+ * Our own variables are left out of cloudflared's environment: they contain secrets it does
  * not need, and cloudflared reads several `TUNNEL_*` variables as flags of its own.
  */
 const OWN_VARIABLES = /^(WEBHOOK_|CALLBACK_|CF_ACCESS_|OLLAMA_)|^TUNNEL_(CONFIG|MODE|METRICS)$/;

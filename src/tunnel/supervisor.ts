@@ -58,12 +58,12 @@ export type TunnelHealth = {
   fix?: string;
 };
 
-/** Deadline of one `/ready` request, in milliseconds; the metrics server is on loopback and answers at once. */
+/** Deadline of one `/ready` request, in milliseconds; the metrics server is on loopback and responds at once. */
 const READY_REQUEST_TIMEOUT_MS = 1000;
 
 /**
- * Runs cloudflared as a child process and keeps it running: its log lines go to pino at
- * the matching level, it is restarted with exponential backoff when it exits, and its
+ * Runs cloudflared as a child process and keeps it running. Its log lines go to pino at
+ * the matching level, and it is restarted with exponential backoff when it exits. Its
  * metrics server's `/ready` is polled for the number of edge connections.
  *
  * @example
@@ -188,8 +188,9 @@ export class TunnelSupervisor {
 
     // A process group of its own keeps a terminal's Ctrl-C from reaching cloudflared directly,
     // so stop() decides the order: the tunnel closes before the server. If this process dies
-    // without stopping it, cloudflared's next log line hits a closed pipe, and Go programs exit
-    // on a broken pipe on stderr.
+    // without stopping it, cloudflared's next log line hits a closed pipe, and a Go program
+    // exits on a broken pipe on stderr (Go os/signal documentation, "SIGPIPE").
+    // NOTE: that last case is untested here, because the fake cloudflared is a Node script.
     const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'], env: this.#options.env ?? process.env, detached: true });
     this.#child = child;
 

@@ -17,7 +17,7 @@ export interface TunnelTemplate {
   hostnames: string[];
 }
 
-/** What `npm run dev:tunnel` runs: the cloudflared arguments and what is known in advance. */
+/** Plan for `npm run dev:tunnel`: the cloudflared arguments and the values known before cloudflared starts. */
 export interface TunnelPlan {
   mode: TunnelMode;
   args: string[];
@@ -26,11 +26,11 @@ export interface TunnelPlan {
   /** Rendered configuration file of a named tunnel; delete it with `cleanup`. */
   renderedConfigPath?: string;
   cleanup: () => void;
-  /** Why a quick tunnel was chosen in `auto` mode, for the start-up log. */
+  /** Reason for the chosen mode, for the start-up log. */
   reason: string;
 }
 
-/** The tunnel configuration is incomplete or invalid; the message says which value and how to fix it. */
+/** The tunnel configuration is incomplete or invalid; the message names the value and the fix. */
 export class TunnelConfigError extends Error {
   override readonly name = 'TunnelConfigError';
 }

@@ -31,11 +31,11 @@ export const ACCESS_JWT_HEADER = 'cf-access-jwt-assertion';
 const KEY_FETCH_FAILURES = new Set(['ERR_JOSE_GENERIC', 'ERR_JWKS_TIMEOUT', 'ERR_JWKS_INVALID']);
 
 /**
- * Requires a valid Cloudflare Access token in `Cf-Access-Jwt-Assertion`: an RS256 JWT
- * signed by one of the team's keys (selected by `kid`, fetched from the certs URL, cached,
- * and fetched again when a token names an unknown `kid`), with the team's issuer, one of
- * the configured audiences, and `exp`/`nbf` within the clock tolerance. Other algorithms,
- * including `none` and HS256, are rejected.
+ * Requires a valid Cloudflare Access token in `Cf-Access-Jwt-Assertion`. The token must be
+ * an RS256 JWT signed by one of the team's keys, with the team's issuer, one of the
+ * configured audiences, and `exp`/`nbf` within the clock tolerance. Keys are selected by
+ * `kid`, fetched from the certs URL and cached, and fetched again when a token names an
+ * unknown `kid`. Other algorithms, including `none` and HS256, are rejected.
  *
  * Responses: 401 `access_token_missing` without the header, 403 `access_token_invalid`
  * when verification fails, 503 `access_keys_unavailable` when the keys cannot be fetched.

@@ -98,8 +98,10 @@ export function healthRoutes(deps: HealthRouteDeps) {
     }
 
     const healthy = writable && ollama.reachable && ollama.modelPresent;
+    let status = 'unhealthy';
+    if (healthy) status = deadCallbacks > 0 || extraFailing ? 'degraded' : 'ok';
     const body = {
-      status: healthy ? (deadCallbacks > 0 || extraFailing ? 'degraded' : 'ok') : 'unhealthy',
+      status,
       version: deps.version,
       environment: config.environment,
       uptime_seconds: Math.round((Date.now() - deps.startedAt) / 1000),
