@@ -183,6 +183,8 @@ export class TunnelSupervisor {
     const { binary, args } = this.#options;
     this.#status = 'starting';
     this.#startedAt = Date.now();
+    // A new process may bind another metrics port, which it logs again at start-up.
+    this.#metricsAddress = this.#options.metricsAddress;
     this.#connections.clear();
     this.#readyConnections = 0;
 
@@ -245,7 +247,8 @@ export class TunnelSupervisor {
     const event = findConnectionEvent(line);
     if (event?.kind === 'registered') this.#connections.set(event.index, event.location ?? 'unknown');
     if (event?.kind === 'unregistered') this.#connections.delete(event.index);
-    if (event?.kind === 'registered' && line.level === 'info') this.#scheduleReadinessProbe(0);
+    // Probing at once makes a new or lost connection show in /health without waiting for the interval.
+    if (event) this.#scheduleReadinessProbe(0);
     if (event?.kind === 'unregistered') this.#lastError = line.fields.error ? `connection ${event.index}: ${line.fields.error}` : this.#lastError;
     if (line.level === 'error' || line.level === 'fatal') this.#lastError = line.fields.error ? `${line.message}: ${line.fields.error}` : line.message;
   }
