@@ -186,6 +186,13 @@ describe('planTunnel', () => {
     expect(findNamedTunnelProblem(readTunnelTemplate(configPath), configPath)).toContain('missing.json');
   });
 
+  it('rejects a metrics address off loopback', () => {
+    const dir = tempDir();
+    const configPath = path.join(dir, 'tunnel.yml');
+    fs.writeFileSync(configPath, `tunnel: 6ff42ae2-765d-4adf-8112-31c55c1551ef\ncredentials-file: ${configPath}\nmetrics: 0.0.0.0:20241\n`);
+    expect(() => planTunnel({ configPath, mode: 'auto' }, 8123)).toThrow(/0\.0\.0\.0:20241 .* not a loopback address/);
+  });
+
   it('rejects TUNNEL_MODE=named without a complete config', () => {
     expect(() => planTunnel({ configPath: path.resolve('tunnel.yml'), mode: 'named' }, 8123)).toThrow(/TUNNEL_MODE=named/);
   });

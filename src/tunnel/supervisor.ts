@@ -249,8 +249,9 @@ export class TunnelSupervisor {
     if (event?.kind === 'unregistered') this.#connections.delete(event.index);
     // Probing at once makes a new or lost connection show in /health without waiting for the interval.
     if (event) this.#scheduleReadinessProbe(0);
-    if (event?.kind === 'unregistered') this.#lastError = line.fields.error ? `connection ${event.index}: ${line.fields.error}` : this.#lastError;
-    if (line.level === 'error' || line.level === 'fatal') this.#lastError = line.fields.error ? `${line.message}: ${line.fields.error}` : line.message;
+    if (line.level === 'error' || line.level === 'fatal') {
+      this.#lastError = line.fields.error ? `${line.message}: ${line.fields.error}` : line.message;
+    }
   }
 
   #onExit(child: ChildProcess, code: number | null, signal: NodeJS.Signals | null, error?: NodeJS.ErrnoException): void {

@@ -36,6 +36,7 @@ export class TunnelConfigError extends Error {
 }
 
 const DEFAULT_METRICS = '127.0.0.1:0';
+const LOOPBACK_ADDRESS = /^(127\.0\.0\.1|localhost|\[::1\]):\d{1,5}$/;
 
 /**
  * Flags for every run. cloudflared drains in-flight requests for `--grace-period` after
@@ -118,11 +119,17 @@ export function planTunnel(config: TunnelConfig, port: number): TunnelPlan {
     };
   }
 
+  const metricsAddress = config.metricsAddress ?? template.metrics ?? DEFAULT_METRICS;
+  if (!LOOPBACK_ADDRESS.test(metricsAddress)) {
+    throw new TunnelConfigError(
+      `metrics: ${metricsAddress} in ${config.configPath} is not a loopback address; use 127.0.0.1:<port> so the metrics server is not reachable from the network`,
+    );
+  }
+
   const directory = fs.mkdtempSync(path.join(os.tmpdir(), 'hhw-tunnel-'));
   const renderedConfigPath = path.join(directory, 'config.yml');
   fs.writeFileSync(renderedConfigPath, template.text.split(PORT_PLACEHOLDER).join(String(port)), { mode: 0o600 });
 
-  const metricsAddress = config.metricsAddress ?? template.metrics ?? DEFAULT_METRICS;
   const hostname = template.hostnames.find((name) => !name.includes('*') && !name.includes('<'));
   const plan: TunnelPlan = {
     mode: 'named',
