@@ -127,7 +127,7 @@ export class TunnelSupervisor {
       pid: this.#child?.pid ?? null,
     };
     if (this.#status === 'failed') health.fix = 'Install cloudflared (npx cloudflared bin install) or set CLOUDFLARED_BIN, then restart npm run dev:tunnel';
-    else if (this.#status !== 'ok' && this.#status !== 'stopped') health.fix = 'Check the cloudflared log lines (component "cloudflared"); outbound UDP or TCP port 7844 must be open';
+    else if (this.#status === 'reconnecting' || this.#status === 'restarting') health.fix = 'Check the cloudflared log lines (component "cloudflared"); outbound UDP or TCP port 7844 must be open';
     return health;
   }
 
@@ -141,8 +141,9 @@ export class TunnelSupervisor {
   }
 
   /**
-   * Sends SIGKILL to cloudflared at once, without waiting. For a `process.on('exit')`
-   * handler, where nothing asynchronous runs, so that cloudflared never outlives its parent.
+   * Sends SIGKILL to cloudflared at once, without waiting. Meant for a `process.on('exit')`
+   * handler, where nothing asynchronous runs, so that cloudflared does not outlive a parent
+   * that exits without calling `stop()`.
    */
   killNow(): void {
     if (this.#child && this.#child.exitCode === null && this.#child.signalCode === null) this.#child.kill('SIGKILL');
