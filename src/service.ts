@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import { buildBatchCallback, buildJobCallback } from './cloud/callbacks.js';
 import { ConfigError, type Config } from './config/index.js';
 import { createApp } from './http/app.js';
+import type { HealthCheckProvider } from './http/routes/health.js';
 import type { JobPayload } from './http/routes/webhooks.js';
 import { createOutboundClient } from './net/outbound.js';
 import { Metrics } from './observability/metrics.js';
@@ -41,8 +42,14 @@ function decodeSecrets(variable: string, secrets: string[]): Buffer[] {
   }
 }
 
+/** Optional hooks of `startService` for components that run beside the service, such as the tunnel. */
+export interface ServiceHooks {
+  /** Extra `/health` checks by name, e.g. `tunnel`. */
+  healthChecks?: Record<string, HealthCheckProvider>;
+}
+
 /** Starts the store, workers, outbox and HTTP server described by `config`. */
-export async function startService(config: Config, logger: Logger): Promise<RunningService> {
+export async function startService(config: Config, logger: Logger, hooks: ServiceHooks = {}): Promise<RunningService> {
   const webhookKeys = config.webhookSecrets.length > 0 ? decodeSecrets('WEBHOOK_SECRET', config.webhookSecrets) : [];
   const callbackKeys = config.callbackSecrets.length > 0 ? decodeSecrets('CALLBACK_SECRET', config.callbackSecrets) : [];
   if (webhookKeys.length === 0) logger.warn('WEBHOOK_SECRET is not set: inbound signatures are not checked (allowed outside production only)');
@@ -123,6 +130,7 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
     onEnqueued: () => pool.notify(),
     version: VERSION,
     startedAt,
+    ...(hooks.healthChecks ? { healthChecks: hooks.healthChecks } : {}),
   });
 
   const server = await new Promise<ServerType>((resolve, reject) => {

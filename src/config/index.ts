@@ -83,6 +83,31 @@ export interface Config {
   resumeTextMaxChars: number;
   /** Largest `recruiter_comments`, in characters. */
   recruiterCommentsMaxChars: number;
+  tunnel: TunnelConfig;
+  /** Cloudflare Access token checks; undefined when CF_ACCESS_TEAM_DOMAIN and CF_ACCESS_AUD are unset. */
+  cloudflareAccess?: CloudflareAccessConfig;
+}
+
+/** Settings that `npm run dev:tunnel` uses to run cloudflared. */
+export interface TunnelConfig {
+  /** cloudflared executable from CLOUDFLARED_BIN; when unset, the `cloudflared` npm package's install path. */
+  cloudflaredBin?: string;
+  /** Path of the named-tunnel configuration template (TUNNEL_CONFIG). */
+  configPath: string;
+  /** Tunnel choice: `auto` runs the named tunnel when `configPath` is complete and a quick tunnel otherwise. */
+  mode: 'auto' | 'named' | 'quick';
+  /** Loopback `host:port` of cloudflared's metrics server; port 0 lets cloudflared pick one. Undefined means the `metrics` key of the tunnel config, else 127.0.0.1:0. */
+  metricsAddress?: string;
+}
+
+/** Cloudflare Access application whose tokens every route except /health requires. */
+export interface CloudflareAccessConfig {
+  /** Issuer, e.g. `https://myteam.cloudflareaccess.com`. */
+  issuer: string;
+  /** Application Audience (AUD) tags; a token must carry at least one. */
+  audiences: string[];
+  /** JWKS address; `{issuer}/cdn-cgi/access/certs` unless CF_ACCESS_CERTS_URL is set. */
+  certsUrl: string;
 }
 
 /** Start-up configuration failure; the message is meant for the operator as is. */
@@ -161,6 +186,19 @@ const envSchema = z.object({
   BATCH_MAX_CANDIDATES: positiveInt(1, 10_000).default(100),
   RESUME_TEXT_MAX_CHARS: positiveInt(1, 10_000_000).default(200_000),
   RECRUITER_COMMENTS_MAX_CHARS: positiveInt(1, 1_000_000).default(20_000),
+  CLOUDFLARED_BIN: z.string().optional(),
+  TUNNEL_CONFIG: z.string().min(1).default('./tunnel.yml'),
+  TUNNEL_MODE: z.enum(['auto', 'named', 'quick'], { error: 'must be auto, named or quick' }).default('auto'),
+  TUNNEL_METRICS: z
+    .string()
+    .regex(/^(127\.0\.0\.1|localhost|\[::1\]):\d{1,5}$/, { error: 'must be a loopback host:port such as 127.0.0.1:20241 (port 0 picks a free one)' })
+    .optional(),
+  CF_ACCESS_TEAM_DOMAIN: z
+    .string()
+    .regex(/^(https:\/\/)?[a-z0-9-]+(\.cloudflareaccess\.com)?\/?$/i, { error: 'must be the team name or <team>.cloudflareaccess.com' })
+    .optional(),
+  CF_ACCESS_AUD: z.string().optional(),
+  CF_ACCESS_CERTS_URL: httpUrl.optional(),
 });
 
 const FIXES: Record<string, string> = {
@@ -170,6 +208,8 @@ const FIXES: Record<string, string> = {
   OLLAMA_HOST: 'use the address Ollama listens on, e.g. http://127.0.0.1:11434',
   IP_ALLOWLIST: 'list the caller ranges as CIDRs separated by commas, e.g. 203.0.113.0/24,2001:db8::/32',
   TRUSTED_PROXIES: 'list the proxy addresses as CIDRs separated by commas; behind cloudflared keep the default 127.0.0.0/8,::1',
+  CF_ACCESS_TEAM_DOMAIN: 'use the team name from Zero Trust > Settings > Custom Pages, e.g. myteam or myteam.cloudflareaccess.com',
+  CF_ACCESS_CERTS_URL: 'leave it unset to use https://<team>.cloudflareaccess.com/cdn-cgi/access/certs',
 };
 
 /**
@@ -283,6 +323,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     batchMaxCandidates: e.BATCH_MAX_CANDIDATES,
     resumeTextMaxChars: e.RESUME_TEXT_MAX_CHARS,
     recruiterCommentsMaxChars: e.RECRUITER_COMMENTS_MAX_CHARS,
+    tunnel: {
+      cloudflaredBin: e.CLOUDFLARED_BIN,
+      configPath: path.resolve(e.TUNNEL_CONFIG),
+      mode: e.TUNNEL_MODE,
+      metricsAddress: e.TUNNEL_METRICS,
+    },
+    cloudflareAccess: buildCloudflareAccess(e.CF_ACCESS_TEAM_DOMAIN, e.CF_ACCESS_AUD, e.CF_ACCESS_CERTS_URL),
   };
   if (config.callbackSecrets.length === 0) config.callbackSecrets = config.webhookSecrets;
   checkSecrets('WEBHOOK_SECRET', config.webhookSecrets);
@@ -300,6 +347,25 @@ function checkSecrets(variable: string, secrets: string[]): void {
   } catch (error) {
     throw new ConfigError(`${variable} is invalid: ${(error as Error).message}; ${FIXES[variable]}`);
   }
+}
+
+/** Access is on only with both a team domain and an AUD tag; one without the other is a mistake worth stopping for. */
+function buildCloudflareAccess(teamDomain: string | undefined, aud: string | undefined, certsUrl: string | undefined): CloudflareAccessConfig | undefined {
+  const audiences = (aud ?? '').split(',').map((tag) => tag.trim()).filter(Boolean);
+  if (teamDomain === undefined && audiences.length === 0) {
+    if (certsUrl !== undefined) throw new ConfigError('Invalid configuration:\n  CF_ACCESS_CERTS_URL is set without CF_ACCESS_TEAM_DOMAIN and CF_ACCESS_AUD; set both or remove it');
+    return undefined;
+  }
+  if (teamDomain === undefined || audiences.length === 0) {
+    const missing = teamDomain === undefined ? 'CF_ACCESS_TEAM_DOMAIN' : 'CF_ACCESS_AUD';
+    throw new ConfigError(
+      `Invalid configuration:\n  ${missing} is missing; Cloudflare Access checks need both CF_ACCESS_TEAM_DOMAIN and CF_ACCESS_AUD (the Application Audience tag), or neither`,
+    );
+  }
+
+  const host = teamDomain.replace(/^https:\/\//i, '').replace(/\/$/, '').toLowerCase();
+  const issuer = `https://${host.includes('.') ? host : `${host}.cloudflareaccess.com`}`;
+  return { issuer, audiences, certsUrl: certsUrl ?? `${issuer}/cdn-cgi/access/certs` };
 }
 
 function redactIfSecret(name: string, value: string | undefined): string {
@@ -329,6 +395,9 @@ function checkProductionRules(config: Config): void {
       'IP_ALLOWLIST is empty; production requires the ranges your callers connect from ' +
         '(e.g. IP_ALLOWLIST=203.0.113.0/24), or IP_ALLOWLIST_DISABLED=true when another layer such as Cloudflare Access restricts callers',
     );
+  }
+  if (config.cloudflareAccess && !config.cloudflareAccess.certsUrl.startsWith('https://')) {
+    problems.push('CF_ACCESS_CERTS_URL must use https in production; remove it to use the team\'s own certs URL');
   }
   if (problems.length > 0) throw new ConfigError(`Invalid configuration:\n  ${problems.join('\n  ')}`);
 }

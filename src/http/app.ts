@@ -11,12 +11,13 @@ import { apiKeyAuth } from './middleware/api-key.js';
 import { methodGuard } from './middleware/method-guard.js';
 import { bodyLimit } from './middleware/body-limit.js';
 import { clientIp } from './middleware/client-ip.js';
+import { cloudflareAccess } from './middleware/cloudflare-access.js';
 import { ipAllowlist } from './middleware/ip-allowlist.js';
 import { rateLimit } from './middleware/rate-limit.js';
 import { requestTimeout } from './middleware/request-timeout.js';
 import { webhookSignature } from './middleware/webhook-signature.js';
 import { rateLimitKeyOfIp } from './ip-address.js';
-import { healthRoutes, type OllamaHealth } from './routes/health.js';
+import { healthRoutes, type HealthCheckProvider, type OllamaHealth } from './routes/health.js';
 import { queueStatusRoutes } from './routes/queue-status.js';
 import { statusRoutes } from './routes/status.js';
 import { webhookRoutes } from './routes/webhooks.js';
@@ -34,11 +35,14 @@ export interface AppDeps {
   onEnqueued: () => void;
   version: string;
   startedAt: number;
+  /** Checks that components outside http/ add to /health, by name. */
+  healthChecks?: Record<string, HealthCheckProvider>;
 }
 
 /**
  * Builds the Hono application. `/health` responds before any check. Every other request
- * passes, in this order: access log (request id), client IP, IP allowlist, rate limit per
+ * passes, in this order: access log (request id), client IP, IP allowlist, Cloudflare
+ * Access token (when configured), rate limit per
  * client IP, body limit, API key, rate limit per API key, request timeout, and on the
  * webhook routes the signature over the raw bytes, then JSON validation in the route.
  * Both rate limits run before the body is read.
@@ -63,6 +67,7 @@ export function createApp(deps: AppDeps) {
 
   app.use('*', clientIp({ trustedProxies: config.trustedProxies }));
   app.use('*', ipAllowlist({ allowList: config.ipAllowlist }));
+  app.use('*', cloudflareAccess({ access: config.cloudflareAccess, logger: deps.logger, skipPaths: ['/health'] }));
   const limits = { perMinute: config.rateLimitPerMinute, burst: config.rateLimitBurst };
   app.use('*', rateLimit({ ...limits, subject: 'client IP', key: (c) => rateLimitKeyOfIp(c.get('clientIp')) }));
   app.use('*', bodyLimit({ maxBytes: config.maxBodyBytes }));

@@ -10,6 +10,13 @@ export interface OllamaHealth {
   error?: string;
 }
 
+/**
+ * A check that a component outside http/ adds to `/health` under its own name, such as the
+ * tunnel. A status other than `ok` turns an otherwise healthy service into `degraded`
+ * (the service still runs jobs), and the check's object is shown as returned.
+ */
+export type HealthCheckProvider = () => { status: string; [field: string]: unknown } | undefined;
+
 export interface HealthRouteDeps {
   config: Config;
   store: JobStore;
@@ -17,6 +24,8 @@ export interface HealthRouteDeps {
   workers: () => { busy: number; total: number };
   version: string;
   startedAt: number;
+  /** Extra checks by name; a provider that returns undefined is left out. */
+  healthChecks?: Record<string, HealthCheckProvider>;
 }
 
 /** How long one Ollama probe result is reused, in milliseconds, so frequent probes do not load Ollama. */
@@ -79,9 +88,20 @@ export function healthRoutes(deps: HealthRouteDeps) {
       storeCheck.fix = 'Check that DATA_DIR exists, is writable and its disk is not full';
     }
 
+    const extraChecks: Record<string, unknown> = {};
+    let extraFailing = false;
+    for (const [name, provider] of Object.entries(deps.healthChecks ?? {})) {
+      const check = provider();
+      if (check === undefined) continue;
+      extraChecks[name] = check;
+      if (check.status !== 'ok') extraFailing = true;
+    }
+
     const healthy = writable && ollama.reachable && ollama.modelPresent;
+    let status = 'unhealthy';
+    if (healthy) status = deadCallbacks > 0 || extraFailing ? 'degraded' : 'ok';
     const body = {
-      status: healthy ? (deadCallbacks > 0 ? 'degraded' : 'ok') : 'unhealthy',
+      status,
       version: deps.version,
       environment: config.environment,
       uptime_seconds: Math.round((Date.now() - deps.startedAt) / 1000),
@@ -100,6 +120,7 @@ export function healthRoutes(deps: HealthRouteDeps) {
           pending: stats.outbox.find((row) => row.state === 'pending')?.n ?? 0,
           dead: deadCallbacks,
         },
+        ...extraChecks,
       },
       timestamp: new Date().toISOString(),
     };
