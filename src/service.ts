@@ -2,7 +2,11 @@ import fs from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { serve, type ServerType } from '@hono/node-server';
 import type { Logger } from 'pino';
-import { buildBatchCallback, buildJobCallback } from './cloud/callbacks.js';
+import { buildBatchCallback, buildJobCallback, signedJsonHeaders } from './cloud/callbacks.js';
+import { firestoreProgressSink, openFirebase } from './cloud/firestore.js';
+import { FirestoreSync } from './cloud/firestore-sync.js';
+import { httpProgressSink, ProgressNotifier, type ProgressSink } from './cloud/progress.js';
+import { createCloudStorageReader, parseCloudStorageUrl } from './cloud/storage.js';
 import { ConfigError, type Config } from './config/index.js';
 import { createApp } from './http/app.js';
 import type { JobPayload } from './http/routes/webhooks.js';
@@ -14,7 +18,7 @@ import { lockDataDir } from './queue/data-dir-lock.js';
 import { OutboxDispatcher } from './queue/outbox.js';
 import { JobStore } from './queue/store.js';
 import { WorkerPool } from './queue/worker-pool.js';
-import { parseSecretList, signHeaders } from './signing/standard-webhooks.js';
+import { parseSecretList } from './signing/standard-webhooks.js';
 
 export const VERSION: string = JSON.parse(
   fs.readFileSync(new URL('../package.json', import.meta.url), 'utf8'),
@@ -66,23 +70,47 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
     },
   });
 
+  // This box is not a Google Cloud machine: credentials come from
+  // GOOGLE_APPLICATION_CREDENTIALS, so the Google libraries must not probe the metadata server.
+  process.env.METADATA_SERVER_DETECTION ??= 'none';
+  const storageReader = createCloudStorageReader(config.firebaseProjectId ? { projectId: config.firebaseProjectId } : {});
+  const firebase = config.firestoreSync && config.firebaseProjectId
+    ? openFirebase({ projectId: config.firebaseProjectId, ...(config.firebaseStorageBucket ? { storageBucket: config.firebaseStorageBucket } : {}) })
+    : undefined;
+  const progressSinks: ProgressSink[] = [];
+  if (config.cloudFunctionsUrl) {
+    progressSinks.push(
+      httpProgressSink({ cloudFunctionsUrl: config.cloudFunctionsUrl, keys: callbackKeys, post: outbound.post, timeoutMs: config.callbackTimeoutMs }),
+    );
+  }
+  if (firebase) progressSinks.push(firestoreProgressSink(firebase.db));
+  const progress = new ProgressNotifier({ sinks: progressSinks, logger: logger.child({ component: 'progress' }), metrics });
+  const firestoreSync = firebase
+    ? new FirestoreSync({
+        store,
+        db: firebase.db,
+        logger: logger.child({ component: 'firestore' }),
+        metrics,
+        maxAttempts: config.firestoreMaxAttempts,
+        baseDelayMs: config.firestoreRetryBaseDelayMs,
+        progressIdle: (requestId) => progress.idle(requestId),
+      })
+    : undefined;
+  if (process.env.FIRESTORE_EMULATOR_HOST || process.env.STORAGE_EMULATOR_HOST) {
+    logger.warn(
+      { firestore_emulator: process.env.FIRESTORE_EMULATOR_HOST, storage_emulator: process.env.STORAGE_EMULATOR_HOST },
+      'Google emulator variables are set: Firestore and Cloud Storage go to the emulators, not to Google',
+    );
+  }
+
   const target = { cloudFunctionsUrl: config.cloudFunctionsUrl, maxAttempts: config.callbackMaxAttempts };
   const dispatcher = new OutboxDispatcher({
     store,
     logger: logger.child({ component: 'outbox' }),
     metrics,
     baseDelayMs: config.callbackBaseDelayMs,
-    deliver: (row) => {
-      const timestamp = Math.floor(Date.now() / 1000);
-      const headers = {
-        'content-type': 'application/json',
-        ...signHeaders(callbackKeys, row.webhook_id, timestamp, row.payload),
-      };
-      if (callbackKeys.length === 0) {
-        delete (headers as Record<string, string>)['webhook-signature'];
-      }
-      return outbound.post(row.url, row.payload, headers, { timeoutMs: config.callbackTimeoutMs });
-    },
+    deliver: (row) =>
+      outbound.post(row.url, row.payload, signedJsonHeaders(callbackKeys, row.webhook_id, row.payload), { timeoutMs: config.callbackTimeoutMs }),
   });
 
   const pool = new WorkerPool({
@@ -93,18 +121,43 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
     metrics,
     buildDelivery: (job, outcome) => buildJobCallback(job, outcome, target, store.now),
     buildBatchDelivery: (batch, jobs) => buildBatchCallback(batch, jobs, target, store.now),
-    onJobFinished: () => dispatcher.notify(),
+    onJobFinished: (job, outcome) => {
+      dispatcher.notify();
+      progress.report({
+        request_id: job.request_id,
+        candidate_id: job.candidate_id,
+        status: outcome.state,
+        progress: outcome.state === 'completed' ? 1 : (store.getJob(job.request_id)?.progress ?? 0),
+        stage: outcome.state,
+        timestamp: new Date(store.now).toISOString(),
+      });
+      firestoreSync?.notify();
+    },
     handler: async (job, context) => {
       if (!job.payload) throw new Error(`job ${job.request_id} has no stored payload`);
       const payload = JSON.parse(job.payload) as JobPayload;
       const result = await runCandidatePipeline(payload.candidate, context.signal, {
         model: config.ollamaModel,
         logger: context.logger,
-        download: async (url, signal) =>
-          (await outbound.download(url, { maxBytes: config.resumeMaxBytes, timeoutMs: config.resumeDownloadTimeoutMs, signal })).bytes,
+        download: async (url, signal) => {
+          const limits = { maxBytes: config.resumeMaxBytes, timeoutMs: config.resumeDownloadTimeoutMs, signal };
+          const object = parseCloudStorageUrl(url);
+          if (object) return storageReader.read(object, limits);
+          return (await outbound.download(url, limits)).bytes;
+        },
         analyzeResume: (text, ctx) => analyzer.analyzeResume(text, ctx),
         analyzeComments: (comments, ctx) => analyzer.analyzeComments(comments, ctx),
-        onProgress: context.setProgress,
+        onProgress: (value, stage) => {
+          context.setProgress(value, stage);
+          progress.report({
+            request_id: job.request_id,
+            candidate_id: job.candidate_id,
+            status: 'processing',
+            progress: value,
+            stage,
+            timestamp: new Date(store.now).toISOString(),
+          });
+        },
         onStageDone: (stage, seconds) => metrics.stageDuration.observe({ stage }, seconds),
       });
       return { result: JSON.stringify(result) };
@@ -121,6 +174,9 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
     checkOllama: () => analyzer.checkHealth(),
     workers: () => pool.stats(),
     onEnqueued: () => pool.notify(),
+    ...(firestoreSync && config.firebaseProjectId
+      ? { firestore: () => ({ project_id: config.firebaseProjectId!, ...firestoreSync.health() }) }
+      : {}),
     version: VERSION,
     startedAt,
   });
@@ -149,6 +205,7 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
 
   pool.start();
   dispatcher.start();
+  firestoreSync?.start();
   refreshQueueDepth();
   logger.info(
     { host: config.host, port, environment: config.environment, workers: config.workerCount, model: config.ollamaModel, version: VERSION },
@@ -163,6 +220,9 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
       if ('closeIdleConnections' in server) server.closeIdleConnections();
       await pool.stop(config.shutdownGraceMs);
       await dispatcher.stop(Math.min(config.shutdownGraceMs, 5000));
+      await progress.stop(Math.min(config.shutdownGraceMs, 2000));
+      await firestoreSync?.stop(Math.min(config.shutdownGraceMs, 5000));
+      await firebase?.close();
       clearInterval(gaugeTimer);
       clearInterval(purgeTimer);
       if ('closeAllConnections' in server) server.closeAllConnections();

@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 
@@ -59,6 +60,16 @@ export interface Config {
   /** How long finished jobs keep their input and result before both are deleted, in hours. */
   retentionHours: number;
   cloudFunctionsUrl?: string;
+  /** Firebase project of the Firestore writes and the Storage client; Firestore sync is off without it. */
+  firebaseProjectId?: string;
+  /** Default Cloud Storage bucket of the Firebase app. */
+  firebaseStorageBucket?: string;
+  /** True when results are also written to Firestore (FIREBASE_PROJECT_ID set and FIRESTORE_SYNC not false). */
+  firestoreSync: boolean;
+  /** Attempts a Firestore write gets before it is marked failed. */
+  firestoreMaxAttempts: number;
+  /** First retry delay of a Firestore write; later retries double it, with jitter, in milliseconds. */
+  firestoreRetryBaseDelayMs: number;
 }
 
 /** Start-up configuration failure; the message is meant for the operator as is. */
@@ -120,6 +131,18 @@ const envSchema = z.object({
   SHUTDOWN_GRACE_SECONDS: positiveInt(0, 3600).default(30),
   RETENTION_HOURS: positiveInt(0, 24 * 365).default(72),
   CLOUD_FUNCTIONS_URL: httpUrl.optional(),
+  FIREBASE_PROJECT_ID: z
+    .string()
+    .regex(/^[a-z][a-z0-9-]{4,28}[a-z0-9]$/, { error: 'must be a Firebase project id (6 to 30 lowercase letters, digits or dashes)' })
+    .optional(),
+  FIREBASE_STORAGE_BUCKET: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]$/, { error: 'must be a bucket name such as my-project.appspot.com, without gs://' })
+    .optional(),
+  GOOGLE_APPLICATION_CREDENTIALS: z.string().optional(),
+  FIRESTORE_SYNC: booleanString.default(true),
+  FIRESTORE_MAX_ATTEMPTS: positiveInt(1, 50).default(10),
+  FIRESTORE_RETRY_BASE_DELAY_MS: positiveInt(1, 3_600_000).default(5000),
 });
 
 const FIXES: Record<string, string> = {
@@ -127,6 +150,7 @@ const FIXES: Record<string, string> = {
   WEBHOOK_SECRET: 'set it to a whsec_ secret (base64 of 24 to 64 random bytes), e.g. from `openssl rand -base64 32`',
   CALLBACK_SECRET: 'set it to a whsec_ secret, or leave it unset to sign callbacks with WEBHOOK_SECRET',
   OLLAMA_HOST: 'use the address Ollama listens on, e.g. http://127.0.0.1:11434',
+  FIREBASE_PROJECT_ID: 'use the project id from the Firebase console (Project settings), e.g. my-project',
 };
 
 /** Parses `WEBHOOK_API_KEY`: a bare key (named "default") or `name:key` pairs separated by commas. */
@@ -214,11 +238,29 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     shutdownGraceMs: e.SHUTDOWN_GRACE_SECONDS * 1000,
     retentionHours: e.RETENTION_HOURS,
     cloudFunctionsUrl: e.CLOUD_FUNCTIONS_URL,
+    firebaseProjectId: e.FIREBASE_PROJECT_ID,
+    firebaseStorageBucket: e.FIREBASE_STORAGE_BUCKET,
+    firestoreSync: e.FIREBASE_PROJECT_ID !== undefined && e.FIRESTORE_SYNC,
+    firestoreMaxAttempts: e.FIRESTORE_MAX_ATTEMPTS,
+    firestoreRetryBaseDelayMs: e.FIRESTORE_RETRY_BASE_DELAY_MS,
   };
+  checkCredentialsFile(e.GOOGLE_APPLICATION_CREDENTIALS);
   if (config.callbackSecrets.length === 0) config.callbackSecrets = config.webhookSecrets;
 
   checkProductionRules(config);
   return config;
+}
+
+/** Fails start-up early when GOOGLE_APPLICATION_CREDENTIALS names a file that cannot be read. */
+function checkCredentialsFile(file: string | undefined): void {
+  if (file === undefined) return;
+  try {
+    fs.accessSync(file, fs.constants.R_OK);
+  } catch {
+    throw new ConfigError(
+      `Invalid configuration:\n  GOOGLE_APPLICATION_CREDENTIALS "${file}" is not a readable file; set it to the path of the service account key (JSON), or unset it`,
+    );
+  }
 }
 
 function redactIfSecret(name: string, value: string | undefined): string {

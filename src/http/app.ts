@@ -10,7 +10,7 @@ import { ApiError, errorResponse } from './errors.js';
 import { accessLog } from './middleware/access-log.js';
 import { apiKeyAuth } from './middleware/api-key.js';
 import { webhookSignature } from './middleware/webhook-signature.js';
-import { healthRoutes, type OllamaHealth } from './routes/health.js';
+import { healthRoutes, type FirestoreHealth, type OllamaHealth } from './routes/health.js';
 import { queueStatusRoutes } from './routes/queue-status.js';
 import { statusRoutes } from './routes/status.js';
 import { webhookRoutes } from './routes/webhooks.js';
@@ -26,6 +26,8 @@ export interface AppDeps {
   checkOllama: () => Promise<OllamaHealth>;
   workers: () => { busy: number; total: number };
   onEnqueued: () => void;
+  /** State of the Firestore sync for /health; absent when sync is off. */
+  firestore?: () => FirestoreHealth;
   version: string;
   startedAt: number;
 }

@@ -34,6 +34,15 @@ const httpUrl = (field: string) =>
       error: `${field} must be an absolute http:// or https:// URL`,
     });
 
+/** Like `httpUrl`, but also accepts Cloud Storage `gs://bucket/object` URLs. */
+const fileUrl = (field: string) =>
+  z
+    .string({ error: `${field} must be a string` })
+    .max(2048, { error: `${field} must be at most 2048 characters` })
+    .refine((value) => URL.canParse(value) && /^(?:https?|gs):$/.test(new URL(value).protocol), {
+      error: `${field} must be an absolute http://, https:// or gs:// URL`,
+    });
+
 export const candidateSchema = z
   .strictObject(
     {
@@ -45,7 +54,7 @@ export const candidateSchema = z
           error: `resume_text must be at most ${RESUME_TEXT_MAX_CHARS} characters; send longer resumes as resume_file_url`,
         })
         .optional(),
-      resume_file_url: httpUrl('resume_file_url').optional(),
+      resume_file_url: fileUrl('resume_file_url').optional(),
       recruiter_comments: z
         .string({ error: 'recruiter_comments must be a string' })
         .max(RECRUITER_COMMENTS_MAX_CHARS, {

@@ -10,6 +10,17 @@ export interface OllamaHealth {
   error?: string;
 }
 
+export interface FirestoreHealth {
+  project_id: string;
+  /** Writes of finished jobs waiting to be sent or retried. */
+  pending: number;
+  /** Writes that used every attempt. */
+  failed: number;
+  written: number;
+  last_error?: string;
+  last_error_at?: string;
+}
+
 export interface HealthRouteDeps {
   config: Config;
   store: JobStore;
@@ -17,6 +28,8 @@ export interface HealthRouteDeps {
   workers: () => { busy: number; total: number };
   version: string;
   startedAt: number;
+  /** Firestore sync state; the `firestore` check is left out when this is absent (sync off). */
+  firestore?: () => FirestoreHealth;
 }
 
 /** How long one Ollama probe result is reused, in milliseconds, so frequent probes do not load Ollama. */
@@ -80,8 +93,17 @@ export function healthRoutes(deps: HealthRouteDeps) {
     }
 
     const healthy = writable && ollama.reachable && ollama.modelPresent;
+    const firestore = deps.firestore?.();
+    let firestoreCheck: Record<string, unknown> | undefined;
+    if (firestore) {
+      firestoreCheck = { status: firestore.failed > 0 ? 'warn' : 'ok', ...firestore };
+      if (firestore.failed > 0) {
+        firestoreCheck.fix = 'Check the service account (GOOGLE_APPLICATION_CREDENTIALS) and FIREBASE_PROJECT_ID; failed writes are listed in the firestore_writes table';
+      }
+    }
+    const degraded = deadCallbacks > 0 || (firestore?.failed ?? 0) > 0;
     const body = {
-      status: healthy ? (deadCallbacks > 0 ? 'degraded' : 'ok') : 'unhealthy',
+      status: healthy ? (degraded ? 'degraded' : 'ok') : 'unhealthy',
       version: deps.version,
       environment: config.environment,
       uptime_seconds: Math.round((Date.now() - deps.startedAt) / 1000),
@@ -100,6 +122,7 @@ export function healthRoutes(deps: HealthRouteDeps) {
           pending: stats.outbox.find((row) => row.state === 'pending')?.n ?? 0,
           dead: deadCallbacks,
         },
+        ...(firestoreCheck ? { firestore: firestoreCheck } : {}),
       },
       timestamp: new Date().toISOString(),
     };
