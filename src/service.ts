@@ -83,7 +83,7 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
       httpProgressSink({ cloudFunctionsUrl: config.cloudFunctionsUrl, keys: callbackKeys, post: outbound.post, timeoutMs: config.callbackTimeoutMs }),
     );
   }
-  if (firebase) progressSinks.push(firestoreProgressSink(firebase.db));
+  if (firebase) progressSinks.push(firestoreProgressSink(firebase.db, config.firestoreTimeoutMs));
   const progress = new ProgressNotifier({ sinks: progressSinks, logger: logger.child({ component: 'progress' }), metrics });
   const firestoreSync = firebase
     ? new FirestoreSync({
@@ -92,6 +92,7 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
         logger: logger.child({ component: 'firestore' }),
         metrics,
         maxAttempts: config.firestoreMaxAttempts,
+        timeoutMs: config.firestoreTimeoutMs,
         baseDelayMs: config.firestoreRetryBaseDelayMs,
         progressIdle: (requestId) => progress.idle(requestId),
       })

@@ -2,7 +2,7 @@ import type { Firestore } from 'firebase-admin/firestore';
 import type { Logger } from 'pino';
 import type { Metrics } from '../observability/metrics.js';
 import type { JobStore } from '../queue/store.js';
-import { addFinishedJobWrites, FIRESTORE_WRITE_TIMEOUT_MS, withTimeout } from './firestore.js';
+import { addFinishedJobWrites, withTimeout } from './firestore.js';
 
 /**
  * Durable Firestore writes of finished jobs, kept in the job store's SQLite database.
@@ -40,6 +40,8 @@ export interface FirestoreSyncOptions {
   logger: Logger;
   metrics: Metrics;
   maxAttempts: number;
+  /** Deadline of one write, in milliseconds; the client's own retries of an unreachable server can otherwise take minutes. */
+  timeoutMs: number;
   /** First retry delay; doubles per attempt with ±20% jitter, in milliseconds. */
   baseDelayMs: number;
   /** Maximum delay between two attempts, in milliseconds. Default one hour. */
@@ -209,7 +211,7 @@ export class FirestoreSync {
       await this.#options.progressIdle?.(row.request_id);
       const batch = db.batch();
       addFinishedJobWrites(batch, db, job);
-      await withTimeout(batch.commit(), FIRESTORE_WRITE_TIMEOUT_MS, `Firestore write of ${row.request_id}`);
+      await withTimeout(batch.commit(), this.#options.timeoutMs, `Firestore write of ${row.request_id}`);
       this.#stmts.written.run({ request_id: row.request_id, now: store.now });
       metrics.firestoreWrites.inc({ outcome: 'written' });
       log.info({ candidate_id: job.candidate_id }, 'job written to Firestore');

@@ -93,9 +93,6 @@ export function addFinishedJobWrites(batch: WriteBatch, db: Firestore, job: JobR
   );
 }
 
-/** Time one Firestore write may take before it counts as failed, in milliseconds. */
-export const FIRESTORE_WRITE_TIMEOUT_MS = 30_000;
-
 /** Rejects when `promise` takes longer than `ms`; the write itself may still land later, which is harmless because every write here is an idempotent merge. */
 export async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
@@ -110,7 +107,7 @@ export async function withTimeout<T>(promise: Promise<T>, ms: number, what: stri
 }
 
 /** Progress sink that merges the running state into `webhook_jobs/{request_id}`. */
-export function firestoreProgressSink(db: Firestore): ProgressSink {
+export function firestoreProgressSink(db: Firestore, timeoutMs: number): ProgressSink {
   return {
     name: 'firestore',
     send: async (update) => {
@@ -126,7 +123,7 @@ export function firestoreProgressSink(db: Firestore): ProgressSink {
         },
         { merge: true },
       );
-      await withTimeout(write, FIRESTORE_WRITE_TIMEOUT_MS, `Firestore progress write of ${update.request_id}`);
+      await withTimeout(write, timeoutMs, `Firestore progress write of ${update.request_id}`);
     },
   };
 }

@@ -70,6 +70,8 @@ export interface Config {
   firestoreMaxAttempts: number;
   /** First retry delay of a Firestore write; later retries double it, with jitter, in milliseconds. */
   firestoreRetryBaseDelayMs: number;
+  /** Deadline for one Firestore write, in milliseconds. */
+  firestoreTimeoutMs: number;
 }
 
 /** Start-up configuration failure; the message is meant for the operator as is. */
@@ -143,6 +145,7 @@ const envSchema = z.object({
   FIRESTORE_SYNC: booleanString.default(true),
   FIRESTORE_MAX_ATTEMPTS: positiveInt(1, 50).default(10),
   FIRESTORE_RETRY_BASE_DELAY_MS: positiveInt(1, 3_600_000).default(5000),
+  FIRESTORE_TIMEOUT: positiveInt(1, 600).default(30),
 });
 
 const FIXES: Record<string, string> = {
@@ -243,6 +246,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     firestoreSync: e.FIREBASE_PROJECT_ID !== undefined && e.FIRESTORE_SYNC,
     firestoreMaxAttempts: e.FIRESTORE_MAX_ATTEMPTS,
     firestoreRetryBaseDelayMs: e.FIRESTORE_RETRY_BASE_DELAY_MS,
+    firestoreTimeoutMs: e.FIRESTORE_TIMEOUT * 1000,
   };
   checkCredentialsFile(e.GOOGLE_APPLICATION_CREDENTIALS);
   if (config.callbackSecrets.length === 0) config.callbackSecrets = config.webhookSecrets;
