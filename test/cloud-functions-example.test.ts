@@ -114,6 +114,26 @@ describe('example Cloud Functions receivers', () => {
     expect((await db.doc('webhook_jobs/fn-1').get()).data()!.status).toBe('completed');
   });
 
+  it('drop a repeated progress update', async () => {
+    const body = JSON.stringify({
+      request_id: 'fn-progress-dup',
+      candidate_id: 'cand-dup',
+      status: 'processing',
+      progress: 0.25,
+      stage: 'analyze_resume',
+      timestamp: new Date().toISOString(),
+    });
+    const headers = signedHeaders(body);
+    const deps = { db, secret: TEST_SECRET };
+
+    const first = await handleUpdateProcessingStatus(Buffer.from(body), headers, deps);
+    const second = await handleUpdateProcessingStatus(Buffer.from(body), headers, deps);
+
+    expect(first).toEqual({ status: 200, body: { applied: true } });
+    expect(second).toEqual({ status: 200, body: { duplicate: true, webhook_id: headers['webhook-id'] } });
+    expect((await db.doc('webhook_jobs/fn-progress-dup').get()).data()).toMatchObject({ stage: 'analyze_resume', progress: 0.25 });
+  });
+
   it('write every candidate of a batch summary', async () => {
     await service.post('/webhook/process-batch', {
       request_id: 'fn-batch',

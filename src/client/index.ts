@@ -22,7 +22,7 @@ export type ProcessCandidateRequest = z.input<typeof processCandidateSchema>;
 /** Body of `POST /webhook/process-batch`. */
 export type ProcessBatchRequest = z.input<typeof processBatchSchema>;
 
-/** Answer to an accepted request: `202` for a new job, `200` with the job's status when the request_id was seen before. */
+/** Response to an accepted request: `202` for a new job, `200` with the job's status when the request_id was seen before. */
 export interface Accepted {
   /** HTTP status: 202 for new work, 200 for a repeated request_id with the same body. */
   httpStatus: number;
@@ -55,12 +55,12 @@ export interface HeadhunterClientOptions {
   /** Retries after 429, 502, 503, 504 or a network error. Default 3. */
   maxRetries?: number;
   /**
-   * Longest wait before one retry, in milliseconds. When the server asks for a longer
+   * Maximum wait before one retry, in milliseconds. When the server asks for a longer
    * `Retry-After`, the client gives up at once and the error carries `retryAfterSeconds`,
    * so a Cloud Function with a short timeout can schedule the retry itself. Default 30000.
    */
   maxRetryDelayMs?: number;
-  /** First backoff delay when the answer has no Retry-After, doubled per retry, in milliseconds. Default 1000. */
+  /** First backoff delay when the response has no Retry-After, doubled per retry, in milliseconds. Default 1000. */
   baseRetryDelayMs?: number;
   /** Deadline of one HTTP attempt, in milliseconds. Default 30000. */
   timeoutMs?: number;
@@ -73,7 +73,7 @@ export interface HeadhunterClientOptions {
 /** A request the service rejected or that could not be sent; `code` is the service's error code or `network_error`. */
 export class HeadhunterApiError extends Error {
   override readonly name = 'HeadhunterApiError';
-  /** HTTP status, or 0 when no answer arrived. */
+  /** HTTP status, or 0 when no response arrived. */
   readonly status: number;
   readonly code: string;
   readonly details?: unknown;
@@ -153,7 +153,7 @@ export function createHeadhunterClient(options: HeadhunterClientOptions): Headhu
 
       const retryAfterSeconds = parseRetryAfter(response.headers.get('retry-after'));
       const error = new HeadhunterApiError(
-        json?.error?.message ?? `${method} ${path} answered HTTP ${response.status}`,
+        json?.error?.message ?? `${method} ${path} returned HTTP ${response.status}`,
         {
           status: response.status,
           code: json?.error?.code ?? `http_${response.status}`,

@@ -15,7 +15,7 @@ import { addFinishedJobWrites, withTimeout } from './firestore.js';
  *   pending ──write succeeded──▶ written
  *   pending ──last attempt failed──▶ failed (stays, counted in /health)
  *
- * A write never changes the job's own state, so a Firestore outage cannot fail a job.
+ * Nothing here changes a job's own row, so a Firestore outage cannot fail a job.
  */
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS firestore_writes (

@@ -94,10 +94,10 @@ export function addFinishedJobWrites(batch: WriteBatch, db: Firestore, job: JobR
 }
 
 /** Rejects when `promise` takes longer than `ms`; the write itself may still land later, which is harmless because every write here is an idempotent merge. */
-export async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+export async function withTimeout<T>(promise: Promise<T>, ms: number, operation: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} did not finish within ${ms} ms`)), ms);
+    timer = setTimeout(() => reject(new Error(`${operation} timed out after ${ms} ms`)), ms);
   });
   try {
     return await Promise.race([promise, timeout]);

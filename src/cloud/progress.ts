@@ -37,10 +37,10 @@ interface RequestQueue {
 
 /**
  * Sends progress updates in the background, best effort. Each request has at most one
- * update in flight and one waiting: a report while an update is in flight replaces the
- * waiting one, so a slow receiver gets the latest state instead of a backlog, and updates
- * of one request arrive in the order they were reported. `report` never waits, so a
- * worker is never held up by a receiver. Failed updates are not retried, because the next
+ * update in flight and one waiting. A report while an update is in flight replaces the
+ * waiting one, so a slow receiver gets the latest state instead of a backlog. Updates of
+ * one request arrive in the order they were reported. `report` never waits, so a worker
+ * is never held up by a receiver. Failed updates are not retried, because the next
  * report carries a newer state anyway.
  */
 export class ProgressNotifier {
@@ -126,8 +126,8 @@ export interface HttpProgressSinkOptions {
 
 /**
  * Progress sink that POSTs each update, signed like the callbacks. The `webhook-id` is
- * derived from the request, stage and status, so a receiver that sees the same state
- * twice can drop it.
+ * derived from the update's request id, status, stage and timestamp, so the same update
+ * always carries the same id.
  */
 export function httpProgressSink(options: HttpProgressSinkOptions): ProgressSink {
   const url = `${options.cloudFunctionsUrl}/updateProcessingStatus`;
@@ -137,7 +137,7 @@ export function httpProgressSink(options: HttpProgressSinkOptions): ProgressSink
       const body = JSON.stringify(update);
       const id = callbackWebhookId('progress', `${update.request_id}\0${update.status}\0${update.stage}\0${update.timestamp}`);
       const response = await options.post(url, body, signedJsonHeaders(options.keys, id, body), { timeoutMs: options.timeoutMs });
-      if (response.status < 200 || response.status >= 300) throw new Error(`updateProcessingStatus answered HTTP ${response.status}`);
+      if (response.status < 200 || response.status >= 300) throw new Error(`updateProcessingStatus returned HTTP ${response.status}`);
     },
   };
 }

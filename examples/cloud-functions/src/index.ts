@@ -25,7 +25,7 @@ async function respond(
     res.status(405).json({ error: 'method_not_allowed' });
     return;
   }
-  // req.rawBody holds the exact bytes that were signed; req.body is already re-parsed JSON.
+  // req.rawBody contains the exact bytes that were signed, while req.body is already re-parsed JSON.
   const result: HandlerResult = await handler(req.rawBody, req.headers, deps());
   res.status(result.status).json(result.body);
 }

@@ -102,8 +102,10 @@ export function healthRoutes(deps: HealthRouteDeps) {
       }
     }
     const degraded = deadCallbacks > 0 || (firestore?.failed ?? 0) > 0;
+    let status = 'unhealthy';
+    if (healthy) status = degraded ? 'degraded' : 'ok';
     const body = {
-      status: healthy ? (degraded ? 'degraded' : 'ok') : 'unhealthy',
+      status,
       version: deps.version,
       environment: config.environment,
       uptime_seconds: Math.round((Date.now() - deps.startedAt) / 1000),
