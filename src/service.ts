@@ -3,10 +3,8 @@ import type { AddressInfo } from 'node:net';
 import { serve, type ServerType } from '@hono/node-server';
 import type { Logger } from 'pino';
 import { buildBatchCallback, buildJobCallback, signedJsonHeaders } from './cloud/callbacks.js';
-import { firestoreProgressSink, openFirebase } from './cloud/firestore.js';
-import { FirestoreSync } from './cloud/firestore-sync.js';
-import { httpProgressSink, ProgressNotifier, type ProgressSink } from './cloud/progress.js';
-import { createCloudStorageReader, parseCloudStorageUrl } from './cloud/storage.js';
+import { startCloudServices } from './cloud/index.js';
+import { parseCloudStorageUrl } from './cloud/storage.js';
 import { ConfigError, type Config } from './config/index.js';
 import { createApp } from './http/app.js';
 import type { JobPayload } from './http/routes/webhooks.js';
@@ -70,39 +68,8 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
     },
   });
 
-  // This box is not a Google Cloud machine: credentials come from
-  // GOOGLE_APPLICATION_CREDENTIALS, so the Google libraries must not probe the metadata server.
-  process.env.METADATA_SERVER_DETECTION ??= 'none';
-  const storageReader = createCloudStorageReader(config.firebaseProjectId ? { projectId: config.firebaseProjectId } : {});
-  const firebase = config.firestoreSync && config.firebaseProjectId
-    ? openFirebase({ projectId: config.firebaseProjectId, ...(config.firebaseStorageBucket ? { storageBucket: config.firebaseStorageBucket } : {}) })
-    : undefined;
-  const progressSinks: ProgressSink[] = [];
-  if (config.cloudFunctionsUrl) {
-    progressSinks.push(
-      httpProgressSink({ cloudFunctionsUrl: config.cloudFunctionsUrl, keys: callbackKeys, post: outbound.post, timeoutMs: config.callbackTimeoutMs }),
-    );
-  }
-  if (firebase) progressSinks.push(firestoreProgressSink(firebase.db, config.firestoreTimeoutMs));
-  const progress = new ProgressNotifier({ sinks: progressSinks, logger: logger.child({ component: 'progress' }), metrics });
-  const firestoreSync = firebase
-    ? new FirestoreSync({
-        store,
-        db: firebase.db,
-        logger: logger.child({ component: 'firestore' }),
-        metrics,
-        maxAttempts: config.firestoreMaxAttempts,
-        timeoutMs: config.firestoreTimeoutMs,
-        baseDelayMs: config.firestoreRetryBaseDelayMs,
-        progressIdle: (requestId) => progress.idle(requestId),
-      })
-    : undefined;
-  if (process.env.FIRESTORE_EMULATOR_HOST || process.env.STORAGE_EMULATOR_HOST) {
-    logger.warn(
-      { firestore_emulator: process.env.FIRESTORE_EMULATOR_HOST, storage_emulator: process.env.STORAGE_EMULATOR_HOST },
-      'Google emulator variables are set: Firestore and Cloud Storage go to the emulators, not to Google',
-    );
-  }
+  const cloud = await startCloudServices({ config, store, metrics, logger, callbackKeys, outbound });
+  const { progress, firestoreSync } = cloud;
 
   const target = { cloudFunctionsUrl: config.cloudFunctionsUrl, maxAttempts: config.callbackMaxAttempts };
   const dispatcher = new OutboxDispatcher({
@@ -143,7 +110,7 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
         download: async (url, signal) => {
           const limits = { maxBytes: config.resumeMaxBytes, timeoutMs: config.resumeDownloadTimeoutMs, signal };
           const object = parseCloudStorageUrl(url);
-          if (object) return storageReader.read(object, limits);
+          if (object) return cloud.storage.read(object, limits);
           return (await outbound.download(url, limits)).bytes;
         },
         analyzeResume: (text, ctx) => analyzer.analyzeResume(text, ctx),
@@ -175,9 +142,7 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
     checkOllama: () => analyzer.checkHealth(),
     workers: () => pool.stats(),
     onEnqueued: () => pool.notify(),
-    ...(firestoreSync && config.firebaseProjectId
-      ? { firestore: () => ({ project_id: config.firebaseProjectId!, ...firestoreSync.health() }) }
-      : {}),
+    ...(cloud.firestoreHealth ? { firestore: cloud.firestoreHealth } : {}),
     version: VERSION,
     startedAt,
   });
@@ -221,9 +186,7 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
       if ('closeIdleConnections' in server) server.closeIdleConnections();
       await pool.stop(config.shutdownGraceMs);
       await dispatcher.stop(Math.min(config.shutdownGraceMs, 5000));
-      await progress.stop(Math.min(config.shutdownGraceMs, 2000));
-      await firestoreSync?.stop(Math.min(config.shutdownGraceMs, 5000));
-      await firebase?.close();
+      await cloud.stop(Math.min(config.shutdownGraceMs, 5000));
       clearInterval(gaugeTimer);
       clearInterval(purgeTimer);
       if ('closeAllConnections' in server) server.closeAllConnections();

@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import { Storage } from '@google-cloud/storage';
+import type { Storage } from '@google-cloud/storage';
 import { isJobError, JobError } from '../errors.js';
 
 /** Bucket and object name of a Cloud Storage object. */
@@ -104,15 +104,20 @@ export interface CloudStorageReader {
  * first object is read.
  */
 export function createCloudStorageReader(options: CloudStorageReaderOptions): CloudStorageReader {
-  let storage: Storage | undefined;
+  let storage: Promise<Storage> | undefined;
 
-  // The job queue already retries retryable failures with backoff, so the client's own
-  // retries are turned off to keep one attempt within RESUME_DOWNLOAD_TIMEOUT.
+  // The library is loaded on the first read, so a service that never reads from Cloud
+  // Storage does not pay for it. The job queue already retries retryable failures with
+  // backoff, so the client's own retries are turned off to keep one attempt within
+  // RESUME_DOWNLOAD_TIMEOUT.
   const client = () =>
-    (storage ??= new Storage({
-      ...(options.projectId ? { projectId: options.projectId } : {}),
-      retryOptions: { autoRetry: false },
-    }));
+    (storage ??= import('@google-cloud/storage').then(
+      ({ Storage }) =>
+        new Storage({
+          ...(options.projectId ? { projectId: options.projectId } : {}),
+          retryOptions: { autoRetry: false },
+        }),
+    ));
 
   async function read(target: StorageLocation, readOptions: StorageReadOptions): Promise<Uint8Array> {
     const subject = `Cloud Storage object ${describeLocation(target)}`;
@@ -120,7 +125,8 @@ export function createCloudStorageReader(options: CloudStorageReaderOptions): Cl
     const signal = readOptions.signal ? AbortSignal.any([deadline, readOptions.signal]) : deadline;
 
     try {
-      const [metadata] = await abortable(client().bucket(target.bucket).file(target.object).getMetadata(), signal);
+      const storage = await client();
+      const [metadata] = await abortable(storage.bucket(target.bucket).file(target.object).getMetadata(), signal);
       const size = Number(metadata.size);
       if (Number.isFinite(size) && size > readOptions.maxBytes) {
         throw new JobError('file_too_large', `${subject} is ${size} bytes, more than the limit of ${readOptions.maxBytes} bytes`);
@@ -129,7 +135,7 @@ export function createCloudStorageReader(options: CloudStorageReaderOptions): Cl
       // Reading the generation whose size was checked keeps a concurrent overwrite from
       // slipping a different, larger object past the check.
       const generation = metadata.generation === undefined ? undefined : Number(metadata.generation);
-      const file = client().bucket(target.bucket).file(target.object, generation === undefined ? {} : { generation });
+      const file = storage.bucket(target.bucket).file(target.object, generation === undefined ? {} : { generation });
       return await readStream(file.createReadStream(), readOptions.maxBytes, subject, signal);
     } catch (error) {
       throw toJobError(error, subject, { deadline, timeoutMs: readOptions.timeoutMs, callerSignal: readOptions.signal });
