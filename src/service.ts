@@ -2,7 +2,9 @@ import fs from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { serve, type ServerType } from '@hono/node-server';
 import type { Logger } from 'pino';
-import { buildBatchCallback, buildJobCallback } from './cloud/callbacks.js';
+import { buildBatchCallback, buildJobCallback, signedJsonHeaders } from './cloud/callbacks.js';
+import { startCloudServices } from './cloud/index.js';
+import { parseCloudStorageUrl } from './cloud/storage.js';
 import { ConfigError, type Config } from './config/index.js';
 import { createApp } from './http/app.js';
 import type { HealthCheckProvider } from './http/routes/health.js';
@@ -15,7 +17,7 @@ import { lockDataDir } from './queue/data-dir-lock.js';
 import { OutboxDispatcher } from './queue/outbox.js';
 import { JobStore } from './queue/store.js';
 import { WorkerPool } from './queue/worker-pool.js';
-import { parseSecretList, signHeaders } from './signing/standard-webhooks.js';
+import { parseSecretList } from './signing/standard-webhooks.js';
 
 export const VERSION: string = JSON.parse(
   fs.readFileSync(new URL('../package.json', import.meta.url), 'utf8'),
@@ -73,23 +75,17 @@ export async function startService(config: Config, logger: Logger, hooks: Servic
     },
   });
 
+  const cloud = await startCloudServices({ config, store, metrics, logger, callbackKeys, outbound });
+  const { progress, firestoreSync } = cloud;
+
   const target = { cloudFunctionsUrl: config.cloudFunctionsUrl, maxAttempts: config.callbackMaxAttempts };
   const dispatcher = new OutboxDispatcher({
     store,
     logger: logger.child({ component: 'outbox' }),
     metrics,
     baseDelayMs: config.callbackBaseDelayMs,
-    deliver: (row) => {
-      const timestamp = Math.floor(Date.now() / 1000);
-      const headers = {
-        'content-type': 'application/json',
-        ...signHeaders(callbackKeys, row.webhook_id, timestamp, row.payload),
-      };
-      if (callbackKeys.length === 0) {
-        delete (headers as Record<string, string>)['webhook-signature'];
-      }
-      return outbound.post(row.url, row.payload, headers, { timeoutMs: config.callbackTimeoutMs });
-    },
+    deliver: (row) =>
+      outbound.post(row.url, row.payload, signedJsonHeaders(callbackKeys, row.webhook_id, row.payload), { timeoutMs: config.callbackTimeoutMs }),
   });
 
   const pool = new WorkerPool({
@@ -100,18 +96,43 @@ export async function startService(config: Config, logger: Logger, hooks: Servic
     metrics,
     buildDelivery: (job, outcome) => buildJobCallback(job, outcome, target, store.now),
     buildBatchDelivery: (batch, jobs) => buildBatchCallback(batch, jobs, target, store.now),
-    onJobFinished: () => dispatcher.notify(),
+    onJobFinished: (job, outcome) => {
+      dispatcher.notify();
+      progress.report({
+        request_id: job.request_id,
+        candidate_id: job.candidate_id,
+        status: outcome.state,
+        progress: outcome.state === 'completed' ? 1 : (store.getJob(job.request_id)?.progress ?? 0),
+        stage: outcome.state,
+        timestamp: new Date(store.now).toISOString(),
+      });
+      firestoreSync?.notify();
+    },
     handler: async (job, context) => {
       if (!job.payload) throw new Error(`job ${job.request_id} has no stored payload`);
       const payload = JSON.parse(job.payload) as JobPayload;
       const result = await runCandidatePipeline(payload.candidate, context.signal, {
         model: config.ollamaModel,
         logger: context.logger,
-        download: async (url, signal) =>
-          (await outbound.download(url, { maxBytes: config.resumeMaxBytes, timeoutMs: config.resumeDownloadTimeoutMs, signal })).bytes,
+        download: async (url, signal) => {
+          const limits = { maxBytes: config.resumeMaxBytes, timeoutMs: config.resumeDownloadTimeoutMs, signal };
+          const object = parseCloudStorageUrl(url);
+          if (object) return cloud.storage.read(object, limits);
+          return (await outbound.download(url, limits)).bytes;
+        },
         analyzeResume: (text, ctx) => analyzer.analyzeResume(text, ctx),
         analyzeComments: (comments, ctx) => analyzer.analyzeComments(comments, ctx),
-        onProgress: context.setProgress,
+        onProgress: (value, stage) => {
+          context.setProgress(value, stage);
+          progress.report({
+            request_id: job.request_id,
+            candidate_id: job.candidate_id,
+            status: 'processing',
+            progress: value,
+            stage,
+            timestamp: new Date(store.now).toISOString(),
+          });
+        },
         onStageDone: (stage, seconds) => metrics.stageDuration.observe({ stage }, seconds),
       });
       return { result: JSON.stringify(result) };
@@ -128,6 +149,7 @@ export async function startService(config: Config, logger: Logger, hooks: Servic
     checkOllama: () => analyzer.checkHealth(),
     workers: () => pool.stats(),
     onEnqueued: () => pool.notify(),
+    ...(cloud.firestoreHealth ? { firestore: cloud.firestoreHealth } : {}),
     version: VERSION,
     startedAt,
     ...(hooks.healthChecks ? { healthChecks: hooks.healthChecks } : {}),
@@ -161,6 +183,7 @@ export async function startService(config: Config, logger: Logger, hooks: Servic
 
   pool.start();
   dispatcher.start();
+  firestoreSync?.start();
   refreshQueueDepth();
   logger.info(
     { host: config.host, port, environment: config.environment, workers: config.workerCount, model: config.ollamaModel, version: VERSION },
@@ -175,6 +198,7 @@ export async function startService(config: Config, logger: Logger, hooks: Servic
       if ('closeIdleConnections' in server) server.closeIdleConnections();
       await pool.stop(config.shutdownGraceMs);
       await dispatcher.stop(Math.min(config.shutdownGraceMs, 5000));
+      await cloud.stop(Math.min(config.shutdownGraceMs, 5000));
       clearInterval(gaugeTimer);
       clearInterval(purgeTimer);
       if ('closeAllConnections' in server) server.closeAllConnections();

@@ -171,3 +171,35 @@ describe('parseApiKeys', () => {
     expect(() => parseApiKeys('a:0123456789abcdef,a:fedcba9876543210')).toThrow(/used twice/);
   });
 });
+
+describe('Firebase settings', () => {
+  it('turns Firestore sync on only with a project id', () => {
+    expect(loadConfig({ ENVIRONMENT: 'development' }).firestoreSync).toBe(false);
+    expect(loadConfig({ ENVIRONMENT: 'development', FIREBASE_PROJECT_ID: 'my-project' }).firestoreSync).toBe(true);
+    expect(loadConfig({ ENVIRONMENT: 'development', FIREBASE_PROJECT_ID: 'my-project', FIRESTORE_SYNC: 'false' }).firestoreSync).toBe(false);
+  });
+
+  it('applies the Firestore retry defaults', () => {
+    const config = loadConfig({ ENVIRONMENT: 'development', FIREBASE_PROJECT_ID: 'my-project' });
+    expect(config.firestoreMaxAttempts).toBe(10);
+    expect(config.firestoreRetryBaseDelayMs).toBe(5000);
+    expect(config.firestoreTimeoutMs).toBe(30_000);
+  });
+
+  it('rejects an invalid project id', () => {
+    const message = configError({ ENVIRONMENT: 'development', FIREBASE_PROJECT_ID: 'My Project' });
+    expect(message).toContain('FIREBASE_PROJECT_ID');
+    expect(message).toContain('Project settings');
+  });
+
+  it('rejects a bucket given as a gs:// URL', () => {
+    const message = configError({ ENVIRONMENT: 'development', FIREBASE_STORAGE_BUCKET: 'gs://my-project.appspot.com' });
+    expect(message).toContain('without gs://');
+  });
+
+  it('rejects an unreadable credentials file', () => {
+    const message = configError({ ENVIRONMENT: 'development', GOOGLE_APPLICATION_CREDENTIALS: '/nonexistent/key.json' });
+    expect(message).toContain('GOOGLE_APPLICATION_CREDENTIALS');
+    expect(message).toContain('/nonexistent/key.json');
+  });
+});

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { summarizeBatch } from '../queue/batch-summary.js';
 import type { BatchRow, JobOutcome, JobRow, NewDelivery } from '../queue/store.js';
+import { signHeaders } from '../signing/standard-webhooks.js';
 
 /** Value of `source` in every payload this service sends. */
 export const SOURCE = 'headhunter-webhook';
@@ -13,6 +14,19 @@ export const SOURCE = 'headhunter-webhook';
 export function callbackWebhookId(kind: string, requestId: string): string {
   const digest = createHash('sha256').update(`${kind}\0${requestId}`).digest('base64url');
   return `msg_${digest.slice(0, 27)}`;
+}
+
+/**
+ * Headers of one outbound JSON delivery: the Standard Webhooks headers signed with every
+ * key in `keys`, or only `webhook-id` and `webhook-timestamp` when no callback secret is
+ * configured (allowed outside production).
+ */
+export function signedJsonHeaders(keys: Buffer[], webhookId: string, body: string, nowMs = Date.now()): Record<string, string> {
+  const timestamp = Math.floor(nowMs / 1000);
+  if (keys.length === 0) {
+    return { 'content-type': 'application/json', 'webhook-id': webhookId, 'webhook-timestamp': String(timestamp) };
+  }
+  return { 'content-type': 'application/json', ...signHeaders(keys, webhookId, timestamp, body) };
 }
 
 export interface CallbackTarget {

@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { parseSecretList } from '../signing/standard-webhooks.js';
@@ -83,6 +84,18 @@ export interface Config {
   resumeTextMaxChars: number;
   /** Largest `recruiter_comments`, in characters. */
   recruiterCommentsMaxChars: number;
+  /** Firebase project of the Firestore writes and the Storage client; Firestore sync is off without it. */
+  firebaseProjectId?: string;
+  /** Default Cloud Storage bucket of the Firebase app. */
+  firebaseStorageBucket?: string;
+  /** True when results are also written to Firestore (FIREBASE_PROJECT_ID set and FIRESTORE_SYNC not false). */
+  firestoreSync: boolean;
+  /** Attempts a Firestore write gets before it is marked failed. */
+  firestoreMaxAttempts: number;
+  /** First retry delay of a Firestore write; later retries double it, with jitter, in milliseconds. */
+  firestoreRetryBaseDelayMs: number;
+  /** Deadline for one Firestore write, in milliseconds. */
+  firestoreTimeoutMs: number;
   tunnel: TunnelConfig;
   /** Cloudflare Access token checks; undefined when CF_ACCESS_TEAM_DOMAIN and CF_ACCESS_AUD are unset. */
   cloudflareAccess?: CloudflareAccessConfig;
@@ -199,6 +212,19 @@ const envSchema = z.object({
     .optional(),
   CF_ACCESS_AUD: z.string().optional(),
   CF_ACCESS_CERTS_URL: httpUrl.optional(),
+  FIREBASE_PROJECT_ID: z
+    .string()
+    .regex(/^[a-z][a-z0-9-]{4,28}[a-z0-9]$/, { error: 'must be a Firebase project id (6 to 30 lowercase letters, digits or dashes)' })
+    .optional(),
+  FIREBASE_STORAGE_BUCKET: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]$/, { error: 'must be a bucket name such as my-project.appspot.com, without gs://' })
+    .optional(),
+  GOOGLE_APPLICATION_CREDENTIALS: z.string().optional(),
+  FIRESTORE_SYNC: booleanString.default(true),
+  FIRESTORE_MAX_ATTEMPTS: positiveInt(1, 50).default(10),
+  FIRESTORE_RETRY_BASE_DELAY_MS: positiveInt(1, 3_600_000).default(5000),
+  FIRESTORE_TIMEOUT: positiveInt(1, 600).default(30),
 });
 
 const FIXES: Record<string, string> = {
@@ -210,6 +236,7 @@ const FIXES: Record<string, string> = {
   TRUSTED_PROXIES: 'list the proxy addresses as CIDRs separated by commas; behind cloudflared keep the default 127.0.0.0/8,::1',
   CF_ACCESS_TEAM_DOMAIN: 'use the team name from Zero Trust > Settings > Custom Pages, e.g. myteam or myteam.cloudflareaccess.com',
   CF_ACCESS_CERTS_URL: 'leave it unset to use https://<team>.cloudflareaccess.com/cdn-cgi/access/certs',
+  FIREBASE_PROJECT_ID: 'use the project id from the Firebase console (Project settings), e.g. my-project',
 };
 
 /**
@@ -330,7 +357,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       metricsAddress: e.TUNNEL_METRICS,
     },
     cloudflareAccess: buildCloudflareAccess(e.CF_ACCESS_TEAM_DOMAIN, e.CF_ACCESS_AUD, e.CF_ACCESS_CERTS_URL),
+    firebaseProjectId: e.FIREBASE_PROJECT_ID,
+    firebaseStorageBucket: e.FIREBASE_STORAGE_BUCKET,
+    firestoreSync: e.FIREBASE_PROJECT_ID !== undefined && e.FIRESTORE_SYNC,
+    firestoreMaxAttempts: e.FIRESTORE_MAX_ATTEMPTS,
+    firestoreRetryBaseDelayMs: e.FIRESTORE_RETRY_BASE_DELAY_MS,
+    firestoreTimeoutMs: e.FIRESTORE_TIMEOUT * 1000,
   };
+  checkCredentialsFile(e.GOOGLE_APPLICATION_CREDENTIALS);
   if (config.callbackSecrets.length === 0) config.callbackSecrets = config.webhookSecrets;
   checkSecrets('WEBHOOK_SECRET', config.webhookSecrets);
   checkSecrets('CALLBACK_SECRET', config.callbackSecrets);
@@ -366,6 +400,18 @@ function buildCloudflareAccess(teamDomain: string | undefined, aud: string | und
   const host = teamDomain.replace(/^https:\/\//i, '').replace(/\/$/, '').toLowerCase();
   const issuer = `https://${host.includes('.') ? host : `${host}.cloudflareaccess.com`}`;
   return { issuer, audiences, certsUrl: certsUrl ?? `${issuer}/cdn-cgi/access/certs` };
+}
+
+/** Fails start-up early when GOOGLE_APPLICATION_CREDENTIALS names a file that cannot be read. */
+function checkCredentialsFile(file: string | undefined): void {
+  if (file === undefined) return;
+  try {
+    fs.accessSync(file, fs.constants.R_OK);
+  } catch {
+    throw new ConfigError(
+      `Invalid configuration:\n  GOOGLE_APPLICATION_CREDENTIALS "${file}" is not a readable file; set it to the path of the service account key (JSON), or unset it`,
+    );
+  }
 }
 
 function redactIfSecret(name: string, value: string | undefined): string {

@@ -17,7 +17,7 @@ import { rateLimit } from './middleware/rate-limit.js';
 import { requestTimeout } from './middleware/request-timeout.js';
 import { webhookSignature } from './middleware/webhook-signature.js';
 import { rateLimitKeyOfIp } from './ip-address.js';
-import { healthRoutes, type HealthCheckProvider, type OllamaHealth } from './routes/health.js';
+import { healthRoutes, type FirestoreHealth, type HealthCheckProvider, type OllamaHealth } from './routes/health.js';
 import { queueStatusRoutes } from './routes/queue-status.js';
 import { statusRoutes } from './routes/status.js';
 import { webhookRoutes } from './routes/webhooks.js';
@@ -33,6 +33,8 @@ export interface AppDeps {
   checkOllama: () => Promise<OllamaHealth>;
   workers: () => { busy: number; total: number };
   onEnqueued: () => void;
+  /** State of the Firestore sync for /health; absent when sync is off. */
+  firestore?: () => FirestoreHealth;
   version: string;
   startedAt: number;
   /** Checks that components outside http/ add to /health, by name. */

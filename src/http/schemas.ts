@@ -37,6 +37,15 @@ const httpUrl = (field: string) =>
       error: `${field} must be an absolute http:// or https:// URL`,
     });
 
+/** Like `httpUrl`, but also accepts Cloud Storage `gs://bucket/object` URLs. */
+const fileUrl = (field: string) =>
+  z
+    .string({ error: `${field} must be a string` })
+    .max(2048, { error: `${field} must be at most 2048 characters` })
+    .refine((value) => URL.canParse(value) && /^(?:https?|gs):$/.test(new URL(value).protocol), {
+      error: `${field} must be an absolute http://, https:// or gs:// URL`,
+    });
+
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 /**
@@ -64,7 +73,7 @@ const buildCandidateSchema = (limits: RequestLimits) =>
           limits.resumeTextMaxChars,
           `resume_text must be at most ${limits.resumeTextMaxChars} characters (RESUME_TEXT_MAX_CHARS); send longer resumes as resume_file_url`,
         ).optional(),
-        resume_file_url: httpUrl('resume_file_url').optional(),
+        resume_file_url: fileUrl('resume_file_url').optional(),
         recruiter_comments: freeText(
           'recruiter_comments',
           limits.recruiterCommentsMaxChars,
@@ -140,7 +149,7 @@ export function createRequestSchemas(limits: RequestLimits) {
   return { candidate, processCandidate, processBatch };
 }
 
-type RequestSchemas = ReturnType<typeof createRequestSchemas>;
+export type RequestSchemas = ReturnType<typeof createRequestSchemas>;
 
 export type CandidateData = z.infer<RequestSchemas['candidate']>;
 export type ProcessCandidateRequest = z.infer<RequestSchemas['processCandidate']>;

@@ -78,6 +78,26 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly firestoreWrites = new Counter({
+    name: 'hhw_firestore_writes_total',
+    help: 'Firestore write attempts of finished jobs, by outcome (written, retry, failed).',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+
+  readonly firestorePending = new Gauge({
+    name: 'hhw_firestore_writes_pending',
+    help: 'Firestore writes of finished jobs waiting to be sent or retried.',
+    registers: [this.registry],
+  });
+
+  readonly progressUpdates = new Counter({
+    name: 'hhw_progress_updates_total',
+    help: 'Progress updates of running jobs, by sink (http or firestore) and outcome (sent, failed, superseded).',
+    labelNames: ['sink', 'outcome'] as const,
+    registers: [this.registry],
+  });
+
   constructor(options: { defaultMetrics?: boolean } = {}) {
     if (options.defaultMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'hhw_' });
   }

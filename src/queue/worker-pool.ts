@@ -26,7 +26,7 @@ export interface WorkerPoolOptions {
   /** Builds the summary callback of a batch whose last job just finished. */
   buildBatchDelivery: (batch: BatchRow, jobs: JobRow[]) => NewDelivery | null;
   /** Called after a job's final state is stored, so deliveries go out without waiting for a poll. */
-  onJobFinished?: () => void;
+  onJobFinished?: (job: JobRow, outcome: JobOutcome) => void;
   /** How often an idle pool looks for jobs that became claimable, in milliseconds. */
   pollIntervalMs?: number;
   /** First delay before a retryable failure is tried again; doubles per attempt, in milliseconds. */
@@ -183,7 +183,7 @@ export class WorkerPool {
       { ...outcome, delivery: this.#options.buildDelivery(job, outcome) },
       this.#options.buildBatchDelivery,
     );
-    if (finished) this.#options.onJobFinished?.();
+    if (finished) this.#options.onJobFinished?.(job, outcome);
   }
 
   #failExhausted(job: JobRow): void {

@@ -17,6 +17,17 @@ export interface OllamaHealth {
  */
 export type HealthCheckProvider = () => { status: string; [field: string]: unknown } | undefined;
 
+export interface FirestoreHealth {
+  project_id: string;
+  /** Writes of finished jobs waiting to be sent or retried. */
+  pending: number;
+  /** Writes that used every attempt. */
+  failed: number;
+  written: number;
+  last_error?: string;
+  last_error_at?: string;
+}
+
 export interface HealthRouteDeps {
   config: Config;
   store: JobStore;
@@ -26,6 +37,9 @@ export interface HealthRouteDeps {
   startedAt: number;
   /** Extra checks by name; a provider that returns undefined is left out. */
   healthChecks?: Record<string, HealthCheckProvider>;
+
+  /** Firestore sync state; the `firestore` check is left out when this is absent (sync off). */
+  firestore?: () => FirestoreHealth;
 }
 
 /** How long one Ollama probe result is reused, in milliseconds, so frequent probes do not load Ollama. */
@@ -98,8 +112,17 @@ export function healthRoutes(deps: HealthRouteDeps) {
     }
 
     const healthy = writable && ollama.reachable && ollama.modelPresent;
+    const firestore = deps.firestore?.();
+    let firestoreCheck: Record<string, unknown> | undefined;
+    if (firestore) {
+      firestoreCheck = { status: firestore.failed > 0 ? 'warn' : 'ok', ...firestore };
+      if (firestore.failed > 0) {
+        firestoreCheck.fix = 'Check the service account (GOOGLE_APPLICATION_CREDENTIALS) and FIREBASE_PROJECT_ID; failed writes are listed in the firestore_writes table';
+      }
+    }
+    const degraded = deadCallbacks > 0 || extraFailing || (firestore?.failed ?? 0) > 0;
     let status = 'unhealthy';
-    if (healthy) status = deadCallbacks > 0 || extraFailing ? 'degraded' : 'ok';
+    if (healthy) status = degraded ? 'degraded' : 'ok';
     const body = {
       status,
       version: deps.version,
@@ -121,6 +144,7 @@ export function healthRoutes(deps: HealthRouteDeps) {
           dead: deadCallbacks,
         },
         ...extraChecks,
+        ...(firestoreCheck ? { firestore: firestoreCheck } : {}),
       },
       timestamp: new Date().toISOString(),
     };
