@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { serve, type ServerType } from '@hono/node-server';
 import type { Logger } from 'pino';
 import { buildBatchCallback, buildJobCallback } from './cloud/callbacks.js';
-import { ConfigError, type Config } from './config/index.js';
+import { callbackUrlRules, ConfigError, resumeUrlRules, type Config } from './config/index.js';
 import { createApp } from './http/app.js';
 import type { JobPayload } from './http/routes/webhooks.js';
 import { createOutboundClient } from './net/outbound.js';
@@ -51,7 +51,11 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
   const unlock = lockDataDir(config.dataDir);
   const store = new JobStore({ dataDir: config.dataDir });
   const metrics = new Metrics({ defaultMetrics: true });
-  const outbound = createOutboundClient({ allowPrivate: config.outboundAllowPrivate });
+  const outbound = createOutboundClient({
+    allowPrivate: config.outboundAllowPrivate,
+    downloadRules: resumeUrlRules(config),
+    callbackRules: callbackUrlRules(config),
+  });
   const analyzer = createAnalyzer({
     host: config.ollamaHost,
     model: config.ollamaModel,

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { z } from 'zod';
+import { checkUrlRules, HostAllowlistError, parseHostAllowlist, type HostPattern, type UrlRules } from '../net/url-policy.js';
 
 /**
  * Service configuration, read once from the environment at start-up.
@@ -59,6 +60,16 @@ export interface Config {
   /** How long finished jobs keep their input and result before both are deleted, in hours. */
   retentionHours: number;
   cloudFunctionsUrl?: string;
+  /** Hosts `resume_file_url` may point to (RESUME_ALLOWED_HOSTS); empty allows any public host. */
+  resumeAllowedHosts: HostPattern[];
+  /** Hosts `callback_url` may point to (CALLBACK_ALLOWED_HOSTS); empty allows any public host. */
+  callbackAllowedHosts: HostPattern[];
+  /** Deadline for extracting the text of one file, in milliseconds. */
+  extractTimeoutMs: number;
+  /** V8 heap limit of an extraction worker thread, in megabytes. */
+  extractMaxMemoryMb: number;
+  /** PDFs with more pages than this fail with `file_too_complex`. */
+  extractMaxPages: number;
 }
 
 /** Start-up configuration failure; the message is meant for the operator as is. */
@@ -120,6 +131,11 @@ const envSchema = z.object({
   SHUTDOWN_GRACE_SECONDS: positiveInt(0, 3600).default(30),
   RETENTION_HOURS: positiveInt(0, 24 * 365).default(72),
   CLOUD_FUNCTIONS_URL: httpUrl.optional(),
+  RESUME_ALLOWED_HOSTS: z.string().default(''),
+  CALLBACK_ALLOWED_HOSTS: z.string().default(''),
+  EXTRACT_TIMEOUT_SECONDS: positiveInt(1, 600).default(30),
+  EXTRACT_MAX_MEMORY_MB: positiveInt(64, 8192).default(512),
+  EXTRACT_MAX_PAGES: positiveInt(1, 10_000).default(100),
 });
 
 const FIXES: Record<string, string> = {
@@ -127,7 +143,18 @@ const FIXES: Record<string, string> = {
   WEBHOOK_SECRET: 'set it to a whsec_ secret (base64 of 24 to 64 random bytes), e.g. from `openssl rand -base64 32`',
   CALLBACK_SECRET: 'set it to a whsec_ secret, or leave it unset to sign callbacks with WEBHOOK_SECRET',
   OLLAMA_HOST: 'use the address Ollama listens on, e.g. http://127.0.0.1:11434',
+  RESUME_ALLOWED_HOSTS: 'list host names separated by commas, e.g. files.example.com,*.storage.example.net',
+  CALLBACK_ALLOWED_HOSTS: 'list host names separated by commas, e.g. *.cloudfunctions.net',
 };
+
+function parseAllowlistVariable(name: 'RESUME_ALLOWED_HOSTS' | 'CALLBACK_ALLOWED_HOSTS', value: string): HostPattern[] {
+  try {
+    return parseHostAllowlist(value);
+  } catch (error) {
+    if (!(error instanceof HostAllowlistError)) throw error;
+    throw new ConfigError(`Invalid configuration:\n  ${name}: ${error.message}; ${FIXES[name]}`);
+  }
+}
 
 /** Parses `WEBHOOK_API_KEY`: a bare key (named "default") or `name:key` pairs separated by commas. */
 export function parseApiKeys(value: string): ApiKey[] {
@@ -214,6 +241,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     shutdownGraceMs: e.SHUTDOWN_GRACE_SECONDS * 1000,
     retentionHours: e.RETENTION_HOURS,
     cloudFunctionsUrl: e.CLOUD_FUNCTIONS_URL,
+    resumeAllowedHosts: parseAllowlistVariable('RESUME_ALLOWED_HOSTS', e.RESUME_ALLOWED_HOSTS),
+    callbackAllowedHosts: parseAllowlistVariable('CALLBACK_ALLOWED_HOSTS', e.CALLBACK_ALLOWED_HOSTS),
+    extractTimeoutMs: e.EXTRACT_TIMEOUT_SECONDS * 1000,
+    extractMaxMemoryMb: e.EXTRACT_MAX_MEMORY_MB,
+    extractMaxPages: e.EXTRACT_MAX_PAGES,
   };
   if (config.callbackSecrets.length === 0) config.callbackSecrets = config.webhookSecrets;
 
@@ -239,5 +271,27 @@ function checkProductionRules(config: Config): void {
   if (config.outboundAllowPrivate) {
     problems.push('OUTBOUND_ALLOW_PRIVATE=true is for local testing only; remove it in production');
   }
+  if (config.cloudFunctionsUrl !== undefined) {
+    const violation = checkUrlRules(new URL(config.cloudFunctionsUrl), callbackUrlRules(config));
+    if (violation !== undefined) problems.push(`CLOUD_FUNCTIONS_URL ${violation.message}`);
+  }
   if (problems.length > 0) throw new ConfigError(`Invalid configuration:\n  ${problems.join('\n  ')}`);
+}
+
+/** Scheme and host rules for `resume_file_url`: https only in production, hosts from RESUME_ALLOWED_HOSTS. */
+export function resumeUrlRules(config: Config): UrlRules {
+  return {
+    requireHttps: config.environment === 'production',
+    allowedHosts: config.resumeAllowedHosts,
+    allowedHostsVariable: 'RESUME_ALLOWED_HOSTS',
+  };
+}
+
+/** Scheme and host rules for `callback_url`: https only in production, hosts from CALLBACK_ALLOWED_HOSTS. */
+export function callbackUrlRules(config: Config): UrlRules {
+  return {
+    requireHttps: config.environment === 'production',
+    allowedHosts: config.callbackAllowedHosts,
+    allowedHostsVariable: 'CALLBACK_ALLOWED_HOSTS',
+  };
 }
