@@ -9,6 +9,7 @@ import type { JobPayload } from './http/routes/webhooks.js';
 import { createOutboundClient } from './net/outbound.js';
 import { Metrics } from './observability/metrics.js';
 import { createAnalyzer } from './pipeline/analyze.js';
+import { ExtractionPool } from './pipeline/extract/thread-pool.js';
 import { runCandidatePipeline } from './pipeline/run-job.js';
 import { lockDataDir } from './queue/data-dir-lock.js';
 import { OutboxDispatcher } from './queue/outbox.js';
@@ -55,6 +56,13 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
     allowPrivate: config.outboundAllowPrivate,
     downloadRules: resumeUrlRules(config),
     callbackRules: callbackUrlRules(config),
+  });
+  const extraction = new ExtractionPool({
+    size: config.workerCount,
+    timeoutMs: config.extractTimeoutMs,
+    maxMemoryMb: config.extractMaxMemoryMb,
+    extractOptions: { maxPages: config.extractMaxPages },
+    logger: logger.child({ component: 'extract' }),
   });
   const analyzer = createAnalyzer({
     host: config.ollamaHost,
@@ -106,6 +114,7 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
         logger: context.logger,
         download: async (url, signal) =>
           (await outbound.download(url, { maxBytes: config.resumeMaxBytes, timeoutMs: config.resumeDownloadTimeoutMs, signal })).bytes,
+        extract: (bytes, signal) => extraction.extract(bytes, { signal }),
         analyzeResume: (text, ctx) => analyzer.analyzeResume(text, ctx),
         analyzeComments: (comments, ctx) => analyzer.analyzeComments(comments, ctx),
         onProgress: context.setProgress,
@@ -172,6 +181,7 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
       if ('closeAllConnections' in server) server.closeAllConnections();
       await closed;
       await outbound.close();
+      await extraction.close();
       store.close();
       unlock();
       logger.info('shutdown complete');

@@ -5,11 +5,19 @@ import { unzipSync } from 'fflate';
  * long resume is a few megabytes at most (an estimate), and the cap stops a small archive
  * from expanding into gigabytes.
  */
-export const MAX_ZIP_ENTRY_BYTES = 64 * 1024 * 1024;
+export const MAX_ZIP_ENTRY_BYTES = 32 * 1024 * 1024;
 
-/** Raised when an archive cannot be read or declares an entry above `MAX_ZIP_ENTRY_BYTES`. */
+/** Maximum uncompressed size of all the entries one extraction inflates together. */
+export const MAX_ZIP_TOTAL_BYTES = 64 * 1024 * 1024;
+
+/** Raised when an archive cannot be read. */
 export class ZipReadError extends Error {
   override readonly name = 'ZipReadError';
+}
+
+/** Raised when the selected entries are larger than `MAX_ZIP_ENTRY_BYTES` or `MAX_ZIP_TOTAL_BYTES` uncompressed. */
+export class ZipLimitError extends Error {
+  override readonly name = 'ZipLimitError';
 }
 
 /** An entry of the archive's central directory, with its declared uncompressed size in bytes. */
@@ -38,29 +46,35 @@ export function listZipEntries(bytes: Uint8Array): ZipEntryInfo[] | null {
 }
 
 /**
- * Inflates the entries whose names `select` accepts, in memory.
- * Throws `ZipReadError` when the archive is damaged or an entry is too large.
+ * Inflates the entries whose names `select` accepts, in memory. The sizes declared in the
+ * central directory are checked against the caps before anything is inflated. fflate
+ * 0.8 inflates each entry into a buffer of its declared size, so an entry that declares a
+ * small size and holds more is cut at that size instead of growing without bound.
+ *
+ * @throws ZipLimitError when an entry or all selected entries together are too large.
+ * @throws ZipReadError when the archive is damaged.
  */
 export function readZipEntries(bytes: Uint8Array, select: (name: string) => boolean): Map<string, Uint8Array> {
-  let oversized: string | undefined;
-  let files: Record<string, Uint8Array>;
-  try {
-    files = unzipSync(bytes, {
-      filter: (file) => {
-        if (!select(file.name)) return false;
-        if (file.originalSize > MAX_ZIP_ENTRY_BYTES) {
-          oversized ??= file.name;
-          return false;
-        }
-        return true;
-      },
-    });
-  } catch (error) {
-    throw new ZipReadError(`Invalid ZIP archive: ${describeError(error)}`, { cause: error });
+  const entries = listZipEntries(bytes);
+  if (entries === null) throw new ZipReadError('Invalid ZIP archive: the central directory cannot be read');
+
+  let total = 0;
+  for (const entry of entries) {
+    if (!select(entry.name)) continue;
+    if (entry.originalSize > MAX_ZIP_ENTRY_BYTES) {
+      throw new ZipLimitError(`ZIP entry ${entry.name} is ${entry.originalSize} bytes uncompressed, more than ${MAX_ZIP_ENTRY_BYTES}`);
+    }
+    total += entry.originalSize;
+    if (total > MAX_ZIP_TOTAL_BYTES) {
+      throw new ZipLimitError(`The ZIP entries to read are more than ${MAX_ZIP_TOTAL_BYTES} bytes uncompressed together`);
+    }
   }
 
-  if (oversized !== undefined) {
-    throw new ZipReadError(`ZIP entry ${oversized} is larger than ${MAX_ZIP_ENTRY_BYTES} bytes uncompressed`);
+  let files: Record<string, Uint8Array>;
+  try {
+    files = unzipSync(bytes, { filter: (file) => select(file.name) });
+  } catch (error) {
+    throw new ZipReadError(`Invalid ZIP archive: ${describeError(error)}`, { cause: error });
   }
   return new Map(Object.entries(files));
 }
