@@ -215,7 +215,7 @@ describe('outbound client URL rules', () => {
   });
 });
 
-/** A loopback server that answers every request with a 302 to `location`. */
+/** Starts a loopback server that responds to every request with a 302 to `location`. */
 async function startRedirectServer(location: string): Promise<{ url: string; requests: () => number; close: () => Promise<void> }> {
   const http = await import('node:http');
   let count = 0;

@@ -18,7 +18,7 @@ export interface UrlRules {
   requireHttps: boolean;
   /** Allowed hosts; an empty list allows any host. */
   allowedHosts: HostPattern[];
-  /** Environment variable that holds `allowedHosts`, named in rejection messages. */
+  /** Environment variable that contains `allowedHosts`, named in rejection messages. */
   allowedHostsVariable: string;
 }
 
@@ -78,7 +78,7 @@ export function isHostAllowed(hostname: string, patterns: HostPattern[]): boolea
   return patterns.some((pattern) => (pattern.subdomains ? host.endsWith(`.${pattern.host}`) : host === pattern.host));
 }
 
-/** What is wrong with a URL under `UrlRules`, or undefined when the rules allow it. */
+/** Rule that a URL breaks, with the message for the sender. */
 export interface UrlRuleViolation {
   /** `scheme` for an http: URL where https is required, `host` for a host outside the allowlist. */
   rule: 'scheme' | 'host';

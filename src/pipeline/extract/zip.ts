@@ -49,7 +49,7 @@ export function listZipEntries(bytes: Uint8Array): ZipEntryInfo[] | null {
  * Inflates the entries whose names `select` accepts, in memory. The sizes declared in the
  * central directory are checked against the caps before anything is inflated. fflate
  * 0.8 inflates each entry into a buffer of its declared size, so an entry that declares a
- * small size and holds more is cut at that size instead of growing without bound.
+ * small size and contains more is cut at that size instead of growing without bound.
  *
  * @throws ZipLimitError when an entry or all selected entries together are too large.
  * @throws ZipReadError when the archive is damaged.
