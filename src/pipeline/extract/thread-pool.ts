@@ -201,6 +201,11 @@ export class ExtractionPool {
   }
 
   #release(thread: Thread): void {
+    if (this.#closed) {
+      this.#discard(thread);
+      return;
+    }
+
     const waiter = this.#waiters.shift();
     if (waiter !== undefined) {
       waiter.resolve(thread);
