@@ -4,6 +4,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 
+import { ConfigError, loadConfig } from '../src/config/index.js';
 import { isJobError, type JobError } from '../src/errors.js';
 import { extractText } from '../src/pipeline/extract/index.js';
 import { ExtractionPool, resolveWorkerScript } from '../src/pipeline/extract/thread-pool.js';
@@ -217,4 +218,33 @@ describe('compiled build', () => {
       fs.rmSync(outDir, { recursive: true, force: true });
     }
   }, 60_000);
+});
+
+describe('loadConfig extraction settings', () => {
+  const base = { ENVIRONMENT: 'testing', DATA_DIR: '/tmp/hhw-unused' };
+
+  it('reads the defaults', () => {
+    const config = loadConfig(base);
+
+    expect(config.extractTimeoutMs).toBe(30_000);
+    expect(config.extractMaxMemoryMb).toBe(512);
+    expect(config.extractMaxPages).toBe(100);
+  });
+
+  it('reads set values', () => {
+    const config = loadConfig({ ...base, EXTRACT_TIMEOUT_SECONDS: '5', EXTRACT_MAX_MEMORY_MB: '128', EXTRACT_MAX_PAGES: '20' });
+
+    expect(config.extractTimeoutMs).toBe(5000);
+    expect(config.extractMaxMemoryMb).toBe(128);
+    expect(config.extractMaxPages).toBe(20);
+  });
+
+  it.each([
+    ['EXTRACT_TIMEOUT_SECONDS', '0', /EXTRACT_TIMEOUT_SECONDS "0" must be at least 1/],
+    ['EXTRACT_MAX_MEMORY_MB', '16', /EXTRACT_MAX_MEMORY_MB "16" must be at least 64/],
+    ['EXTRACT_MAX_PAGES', 'many', /EXTRACT_MAX_PAGES "many" must be a whole number/],
+  ])('rejects %s=%s', (name, value, message) => {
+    expect(() => loadConfig({ ...base, [name]: value })).toThrow(ConfigError);
+    expect(() => loadConfig({ ...base, [name]: value })).toThrow(message);
+  });
 });

@@ -48,6 +48,8 @@ interface Waiter {
  * Runs `extractText` in worker threads with V8 heap and stack limits and a deadline per
  * file, so a zip bomb, a huge PDF or a parser bug costs one thread, not the service.
  * Threads are reused, and replaced after a failed file or `maxFilesPerThread` files.
+ * The heap limit does not cover ArrayBuffer memory (the file bytes, inflated ZIP entries),
+ * which `RESUME_MAX_BYTES` and the ZIP size caps in `zip.ts` bound instead.
  *
  * Failures: the extractor's own `JobError`s pass through; a file that runs past the
  * deadline fails with `extraction_timeout` and one that exhausts the heap with
