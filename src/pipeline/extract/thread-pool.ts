@@ -140,6 +140,11 @@ export class ExtractionPool {
       worker.on('error', onError);
       worker.on('exit', onExit);
       signal?.addEventListener('abort', onAbort, { once: true });
+      // The signal may have fired while the thread was being handed over.
+      if (signal?.aborted === true) {
+        onAbort();
+        return;
+      }
       worker.postMessage({ bytes, options: this.#options.extractOptions ?? {} } satisfies ExtractRequest);
     });
   }
