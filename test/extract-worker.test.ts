@@ -220,6 +220,34 @@ describe('compiled build', () => {
   }, 60_000);
 });
 
+describe('under tsx', () => {
+  it('extracts a file in a worker thread started from TypeScript sources', async () => {
+    // `npm start` runs `tsx src/main.ts`; this runs the pool the same way, outside vitest.
+    const dir = fs.mkdtempSync(path.join(ROOT, 'node_modules', '.hhw-tsx-test-'));
+    try {
+      const script = path.join(dir, 'run.mts');
+      fs.writeFileSync(
+        script,
+        `import fs from 'node:fs';
+        import { ExtractionPool, resolveWorkerScript } from ${JSON.stringify(path.join(ROOT, 'src/pipeline/extract/thread-pool.ts'))};
+        const pool = new ExtractionPool({ size: 1, timeoutMs: 20000, maxMemoryMb: 256 });
+        const document = await pool.extract(fs.readFileSync(${JSON.stringify(path.join(CORPUS, 'pandoc-docx-johnny-coder.docx'))}));
+        await pool.close();
+        console.log(JSON.stringify({ script: resolveWorkerScript().url.pathname, text: document.text }));
+        `,
+      );
+      const { stdout } = await promisify(execFile)(process.execPath, [path.join(ROOT, 'node_modules/tsx/dist/cli.mjs'), script], { cwd: ROOT });
+      const result = JSON.parse(stdout);
+      const expected = await extractText(fs.readFileSync(path.join(CORPUS, 'pandoc-docx-johnny-coder.docx')));
+
+      expect(result.script).toBe(path.join(ROOT, 'src/pipeline/extract/worker-entry.ts'));
+      expect(result.text).toBe(expected.text);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }, 30_000);
+});
+
 describe('loadConfig extraction settings', () => {
   const base = { ENVIRONMENT: 'testing', DATA_DIR: '/tmp/hhw-unused' };
 
