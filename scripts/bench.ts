@@ -8,8 +8,11 @@
  * 2. Overhead: with zero model latency, jobs/s end to end (signed HTTP request, durable
  *    queue, pipeline, stored result) against the baseline of calling the same analyzer
  *    directly with the same concurrency, measured in the same run.
+ * 3. Extraction: time per file of text extraction in a reused worker thread and in a new
+ *    thread per file, against in-thread `extractText` on the same corpus files in the
+ *    same run. The ratio shows what the memory and time limits of the thread cost.
  *
- * Usage: npm run bench [-- --jobs 200 --parallel 4 --latency-ms 100]
+ * Usage: npm run bench [-- --jobs 200 --parallel 4 --latency-ms 100 --extract-rounds 5]
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -20,6 +23,8 @@ import pLimit from 'p-limit';
 import { loadConfig } from '../src/config/index.js';
 import { createLogger } from '../src/observability/logger.js';
 import { createAnalyzer } from '../src/pipeline/analyze.js';
+import { extractText } from '../src/pipeline/extract/index.js';
+import { ExtractionPool } from '../src/pipeline/extract/thread-pool.js';
 import { startService, type RunningService } from '../src/service.js';
 import { startOllamaStub } from '../test/fixtures/ollama-stub.js';
 
@@ -30,8 +35,18 @@ const { values } = parseArgs({
     jobs: { type: 'string', default: '200' },
     parallel: { type: 'string', default: '4' },
     'latency-ms': { type: 'string', default: '100' },
+    'extract-rounds': { type: 'string', default: '5' },
   },
 });
+const EXTRACT_ROUNDS = Number(values['extract-rounds']);
+const CORPUS = path.resolve(import.meta.dirname, '../../shared/corpus/resumes');
+const EXTRACT_FILES = [
+  'latex-jakes-resume.pdf',
+  'gdocs-sample-resume.pdf',
+  'pandoc-docx-johnny-coder.docx',
+  'libreoffice-odt-twentyseconds-two-column.odt',
+  'text-hackmyresume-jane.txt',
+];
 const JOBS = Number(values.jobs);
 const PARALLEL = Number(values.parallel);
 const LATENCY_MS = Number(values['latency-ms']);
@@ -143,6 +158,44 @@ async function overheadRun(): Promise<void> {
   }
 }
 
+/** Mean milliseconds per file of `extract` over `EXTRACT_ROUNDS` passes through the files. */
+async function timeExtraction(files: Uint8Array[], extract: (bytes: Uint8Array) => Promise<unknown>): Promise<number> {
+  const started = performance.now();
+  for (let round = 0; round < EXTRACT_ROUNDS; round++) {
+    for (const bytes of files) await extract(bytes);
+  }
+  return (performance.now() - started) / (EXTRACT_ROUNDS * files.length);
+}
+
+async function extractionRun(): Promise<void> {
+  const files = EXTRACT_FILES.map((name) => new Uint8Array(fs.readFileSync(path.join(CORPUS, name))));
+  const limits = { size: 1, timeoutMs: 60_000, maxMemoryMb: 512 };
+
+  // One untimed pass loads pdf.js and mammoth in this thread, as a running service has.
+  for (const bytes of files) await extractText(bytes);
+  const inThread = await timeExtraction(files, (bytes) => extractText(bytes));
+
+  const pool = new ExtractionPool(limits);
+  await pool.extract(files[0]!);
+  const reused = await timeExtraction(files, (bytes) => pool.extract(bytes));
+  await pool.close();
+
+  const perFile = await timeExtraction(files, async (bytes) => {
+    const single = new ExtractionPool(limits);
+    try {
+      return await single.extract(bytes);
+    } finally {
+      await single.close();
+    }
+  });
+
+  console.log(`extraction  files=${files.length} rounds=${EXTRACT_ROUNDS} (${EXTRACT_FILES.join(', ')})`);
+  console.log(`  in-thread (baseline)       ${inThread.toFixed(1)} ms/file`);
+  console.log(`  reused worker thread       ${reused.toFixed(1)} ms/file  ratio ${(reused / inThread).toFixed(2)}`);
+  console.log(`  new thread per file        ${perFile.toFixed(1)} ms/file  ratio ${(perFile / inThread).toFixed(2)}`);
+}
+
 console.log(`node ${process.version}, ${os.cpus().length} cores, ${os.cpus()[0]?.model ?? 'unknown cpu'}`);
 await capacityRun();
 await overheadRun();
+await extractionRun();

@@ -5,13 +5,14 @@ import type { Logger } from 'pino';
 import { buildBatchCallback, buildJobCallback, signedJsonHeaders } from './cloud/callbacks.js';
 import { startCloudServices } from './cloud/index.js';
 import { parseCloudStorageUrl } from './cloud/storage.js';
-import { ConfigError, type Config } from './config/index.js';
+import { callbackUrlRules, ConfigError, resumeUrlRules, type Config } from './config/index.js';
 import { createApp } from './http/app.js';
 import type { HealthCheckProvider } from './http/routes/health.js';
 import type { JobPayload } from './http/routes/webhooks.js';
 import { createOutboundClient } from './net/outbound.js';
 import { Metrics } from './observability/metrics.js';
 import { createAnalyzer } from './pipeline/analyze.js';
+import { ExtractionPool } from './pipeline/extract/thread-pool.js';
 import { runCandidatePipeline } from './pipeline/run-job.js';
 import { lockDataDir } from './queue/data-dir-lock.js';
 import { OutboxDispatcher } from './queue/outbox.js';
@@ -60,7 +61,18 @@ export async function startService(config: Config, logger: Logger, hooks: Servic
   const unlock = lockDataDir(config.dataDir);
   const store = new JobStore({ dataDir: config.dataDir });
   const metrics = new Metrics({ defaultMetrics: true });
-  const outbound = createOutboundClient({ allowPrivate: config.outboundAllowPrivate });
+  const outbound = createOutboundClient({
+    allowPrivate: config.outboundAllowPrivate,
+    downloadRules: resumeUrlRules(config),
+    callbackRules: callbackUrlRules(config),
+  });
+  const extraction = new ExtractionPool({
+    size: config.workerCount,
+    timeoutMs: config.extractTimeoutMs,
+    maxMemoryMb: config.extractMaxMemoryMb,
+    extractOptions: { maxPages: config.extractMaxPages },
+    logger: logger.child({ component: 'extract' }),
+  });
   const analyzer = createAnalyzer({
     host: config.ollamaHost,
     model: config.ollamaModel,
@@ -120,6 +132,7 @@ export async function startService(config: Config, logger: Logger, hooks: Servic
           if (object) return cloud.storage.read(object, limits);
           return (await outbound.download(url, limits)).bytes;
         },
+        extract: (bytes, signal) => extraction.extract(bytes, { signal }),
         analyzeResume: (text, ctx) => analyzer.analyzeResume(text, ctx),
         analyzeComments: (comments, ctx) => analyzer.analyzeComments(comments, ctx),
         onProgress: (value, stage) => {
@@ -204,6 +217,7 @@ export async function startService(config: Config, logger: Logger, hooks: Servic
       if ('closeAllConnections' in server) server.closeAllConnections();
       await closed;
       await outbound.close();
+      await extraction.close();
       store.close();
       unlock();
       logger.info('shutdown complete');

@@ -352,6 +352,9 @@ describe('download', () => {
         ['::ffff:127.0.0.1', server.url('/ok', '[::ffff:127.0.0.1]')],
         ['decimal 127.0.0.1', server.url('/ok', '2130706433')],
         ['hex 127.0.0.1', server.url('/ok', '0x7f.0.0.1')],
+        ['octal 127.0.0.1', server.url('/ok', '0177.0.0.1')],
+        ['short 127.1', server.url('/ok', '127.1')],
+        ['mixed-case LocalHost', server.url('/ok', 'LocalHost')],
       ];
       if (server.hasIPv6) {
         urls.push(['::1', server.url('/ok', '[::1]')]);
@@ -377,6 +380,37 @@ describe('download', () => {
           expectJobError(error, 'file_url_blocked', false);
           expect(error.message, name).toContain('loopback address');
           expect(error.message, name).toContain('OUTBOUND_ALLOW_PRIVATE=true');
+          expect(server.requests.length, name).toBe(requestsBefore);
+          expect(server.connections, name).toBe(connectionsBefore);
+        }
+      } finally {
+        await open.close();
+      }
+    });
+
+    it('rejects unspecified-address URLs without connecting', async () => {
+      // Linux connects 0.0.0.0 and :: to this machine, so they reach a loopback listener.
+      const urls: Array<[string, string]> = [
+        ['0.0.0.0', server.url('/ok', '0.0.0.0')],
+        ['single 0', server.url('/ok', '0')],
+      ];
+      if (server.hasIPv6) {
+        urls.push(['::', server.url('/ok', '[::]')]);
+      }
+      const open = createOutboundClient({ allowPrivate: true });
+      client = createOutboundClient({ allowPrivate: false });
+
+      try {
+        for (const [name, url] of urls) {
+          const reachable = await open.download(url, { maxBytes: 1000, timeoutMs: 5000 });
+          expect(Buffer.from(reachable.bytes).toString(), name).toBe('%PDF-1.7 hello');
+
+          const requestsBefore = server.requests.length;
+          const connectionsBefore = server.connections;
+          const error = await captureError(client.download(url, { maxBytes: 1000, timeoutMs: 5000 }));
+
+          expectJobError(error, 'file_url_blocked', false);
+          expect(error.message, name).toContain('the unspecified address');
           expect(server.requests.length, name).toBe(requestsBefore);
           expect(server.connections, name).toBe(connectionsBefore);
         }

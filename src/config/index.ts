@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { parseSecretList } from '../signing/standard-webhooks.js';
 import { ipRuleProblem } from '../http/ip-address.js';
 import { checkProductionSecrets } from './production-secrets.js';
+import { checkUrlRules, HostAllowlistError, parseHostAllowlist, type HostPattern, type UrlRules } from '../net/url-policy.js';
 
 /**
  * Service configuration, read once from the environment at start-up.
@@ -96,6 +97,16 @@ export interface Config {
   firestoreRetryBaseDelayMs: number;
   /** Deadline for one Firestore write, in milliseconds. */
   firestoreTimeoutMs: number;
+  /** Hosts `resume_file_url` may point to (RESUME_ALLOWED_HOSTS); empty allows any public host. */
+  resumeAllowedHosts: HostPattern[];
+  /** Hosts `callback_url` may point to (CALLBACK_ALLOWED_HOSTS); empty allows any public host. */
+  callbackAllowedHosts: HostPattern[];
+  /** Deadline for extracting the text of one file, in milliseconds. */
+  extractTimeoutMs: number;
+  /** V8 heap limit of an extraction worker thread, in megabytes. */
+  extractMaxMemoryMb: number;
+  /** PDFs with more pages than this fail with `file_too_complex`. */
+  extractMaxPages: number;
   tunnel: TunnelConfig;
   /** Cloudflare Access token checks; undefined when CF_ACCESS_TEAM_DOMAIN and CF_ACCESS_AUD are unset. */
   cloudflareAccess?: CloudflareAccessConfig;
@@ -225,6 +236,11 @@ const envSchema = z.object({
   FIRESTORE_MAX_ATTEMPTS: positiveInt(1, 50).default(10),
   FIRESTORE_RETRY_BASE_DELAY_MS: positiveInt(1, 3_600_000).default(5000),
   FIRESTORE_TIMEOUT: positiveInt(1, 600).default(30),
+  RESUME_ALLOWED_HOSTS: z.string().default(''),
+  CALLBACK_ALLOWED_HOSTS: z.string().default(''),
+  EXTRACT_TIMEOUT_SECONDS: positiveInt(1, 600).default(30),
+  EXTRACT_MAX_MEMORY_MB: positiveInt(64, 8192).default(512),
+  EXTRACT_MAX_PAGES: positiveInt(1, 10_000).default(100),
 });
 
 const FIXES: Record<string, string> = {
@@ -237,6 +253,8 @@ const FIXES: Record<string, string> = {
   CF_ACCESS_TEAM_DOMAIN: 'use the team name from Zero Trust > Settings > Custom Pages, e.g. myteam or myteam.cloudflareaccess.com',
   CF_ACCESS_CERTS_URL: 'leave it unset to use https://<team>.cloudflareaccess.com/cdn-cgi/access/certs',
   FIREBASE_PROJECT_ID: 'use the project id from the Firebase console (Project settings), e.g. my-project',
+  RESUME_ALLOWED_HOSTS: 'list host names separated by commas, e.g. files.example.com,*.storage.example.net',
+  CALLBACK_ALLOWED_HOSTS: 'list host names separated by commas, e.g. *.cloudfunctions.net',
 };
 
 /**
@@ -254,6 +272,15 @@ export function parseIpRules(variable: string, value: string): string[] {
     if (problem) throw new ConfigError(`${variable}: entry "${rule}" ${problem}; ${FIXES[variable] ?? 'fix or remove the entry'}`);
   }
   return rules;
+}
+
+function parseAllowlistVariable(name: 'RESUME_ALLOWED_HOSTS' | 'CALLBACK_ALLOWED_HOSTS', value: string): HostPattern[] {
+  try {
+    return parseHostAllowlist(value);
+  } catch (error) {
+    if (!(error instanceof HostAllowlistError)) throw error;
+    throw new ConfigError(`Invalid configuration:\n  ${name}: ${error.message}; ${FIXES[name]}`);
+  }
 }
 
 /** Parses `WEBHOOK_API_KEY`: a bare key (named "default") or `name:key` pairs separated by commas. */
@@ -363,6 +390,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     firestoreMaxAttempts: e.FIRESTORE_MAX_ATTEMPTS,
     firestoreRetryBaseDelayMs: e.FIRESTORE_RETRY_BASE_DELAY_MS,
     firestoreTimeoutMs: e.FIRESTORE_TIMEOUT * 1000,
+    resumeAllowedHosts: parseAllowlistVariable('RESUME_ALLOWED_HOSTS', e.RESUME_ALLOWED_HOSTS),
+    callbackAllowedHosts: parseAllowlistVariable('CALLBACK_ALLOWED_HOSTS', e.CALLBACK_ALLOWED_HOSTS),
+    extractTimeoutMs: e.EXTRACT_TIMEOUT_SECONDS * 1000,
+    extractMaxMemoryMb: e.EXTRACT_MAX_MEMORY_MB,
+    extractMaxPages: e.EXTRACT_MAX_PAGES,
   };
   checkCredentialsFile(e.GOOGLE_APPLICATION_CREDENTIALS);
   if (config.callbackSecrets.length === 0) config.callbackSecrets = config.webhookSecrets;
@@ -445,5 +477,27 @@ function checkProductionRules(config: Config): void {
   if (config.cloudflareAccess && !config.cloudflareAccess.certsUrl.startsWith('https://')) {
     problems.push('CF_ACCESS_CERTS_URL must use https in production; remove it to use the team\'s own certs URL');
   }
+  if (config.cloudFunctionsUrl !== undefined) {
+    const violation = checkUrlRules(new URL(config.cloudFunctionsUrl), callbackUrlRules(config));
+    if (violation !== undefined) problems.push(`CLOUD_FUNCTIONS_URL ${violation.message}`);
+  }
   if (problems.length > 0) throw new ConfigError(`Invalid configuration:\n  ${problems.join('\n  ')}`);
+}
+
+/** Scheme and host rules for `resume_file_url`: https only in production, hosts from RESUME_ALLOWED_HOSTS. */
+export function resumeUrlRules(config: Config): UrlRules {
+  return {
+    requireHttps: config.environment === 'production',
+    allowedHosts: config.resumeAllowedHosts,
+    allowedHostsVariable: 'RESUME_ALLOWED_HOSTS',
+  };
+}
+
+/** Scheme and host rules for `callback_url`: https only in production, hosts from CALLBACK_ALLOWED_HOSTS. */
+export function callbackUrlRules(config: Config): UrlRules {
+  return {
+    requireHttps: config.environment === 'production',
+    allowedHosts: config.callbackAllowedHosts,
+    allowedHostsVariable: 'CALLBACK_ALLOWED_HOSTS',
+  };
 }

@@ -10,6 +10,7 @@ import {
   isPublicAddress,
   type AddressPolicy,
 } from './address-guard.js';
+import { checkUrlRules, type UrlRules } from './url-policy.js';
 
 /** Options for `createOutboundClient`. */
 export interface OutboundClientOptions {
@@ -30,6 +31,13 @@ export interface OutboundClientOptions {
    * another. `allowPrivate` is ignored when this is set.
    */
   isAllowedAddress?: AddressPolicy;
+  /**
+   * Scheme and host rules for resume downloads, applied to the URL and to every redirect
+   * target before connecting. A violation fails with `file_url_blocked`. Default: none.
+   */
+  downloadRules?: UrlRules;
+  /** Scheme and host rules for callbacks. A violation fails with `callback_url_blocked`. Default: none. */
+  callbackRules?: UrlRules;
 }
 
 /** Options for one `download` call. */
@@ -142,7 +150,7 @@ export function createOutboundClient(options: OutboundClientOptions): OutboundCl
   async function download(rawUrl: string, callOptions: DownloadOptions): Promise<DownloadResult> {
     const deadline = AbortSignal.timeout(callOptions.timeoutMs);
     const signal = combineSignals(deadline, callOptions.signal);
-    const original = parseTarget(rawUrl, DOWNLOAD, policy);
+    const original = parseTarget(rawUrl, DOWNLOAD, policy, options.downloadRules);
     let target: Target = { url: original, subject: `${DOWNLOAD.label} ${redactUrl(original)}` };
 
     try {
@@ -157,7 +165,7 @@ export function createOutboundClient(options: OutboundClientOptions): OutboundCl
 
         if (REDIRECT_STATUSES.has(response.status)) {
           await discardBody(response, 0);
-          target = followRedirect(response, target, original, redirects, maxRedirects, policy);
+          target = followRedirect(response, target, original, { redirects, maxRedirects, policy, rules: options.downloadRules });
           continue;
         }
 
@@ -184,7 +192,7 @@ export function createOutboundClient(options: OutboundClientOptions): OutboundCl
   ): Promise<PostResult> {
     const deadline = AbortSignal.timeout(callOptions.timeoutMs);
     const signal = combineSignals(deadline, callOptions.signal);
-    const url = parseTarget(rawUrl, CALLBACK, policy);
+    const url = parseTarget(rawUrl, CALLBACK, policy, options.callbackRules);
     const subject = `${CALLBACK.label} ${redactUrl(url)}`;
 
     let response: Response;
@@ -262,7 +270,7 @@ interface Target {
 }
 
 /** Parses a URL and checks what can be checked before connecting: scheme, user info and IP literals. */
-function parseTarget(rawUrl: string, operation: Operation, policy: AddressPolicy): URL {
+function parseTarget(rawUrl: string, operation: Operation, policy: AddressPolicy, rules: UrlRules | undefined): URL {
   let url: URL;
   try {
     url = new URL(rawUrl);
@@ -270,17 +278,22 @@ function parseTarget(rawUrl: string, operation: Operation, policy: AddressPolicy
     throw new JobError(operation.invalidCode, `${operation.label} is not a valid absolute URL`);
   }
 
-  checkTarget(url, operation, `${operation.label} ${redactUrl(url)}`, policy);
+  checkTarget(url, operation, `${operation.label} ${redactUrl(url)}`, policy, rules);
   return url;
 }
 
-function checkTarget(url: URL, operation: Operation, subject: string, policy: AddressPolicy): void {
+function checkTarget(url: URL, operation: Operation, subject: string, policy: AddressPolicy, rules: UrlRules | undefined): void {
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     throw new JobError(operation.invalidCode, `${subject} must use http or https, not ${url.protocol.slice(0, -1)}`);
   }
 
   if (url.username !== '' || url.password !== '') {
     throw new JobError(operation.invalidCode, `${subject} must not contain a user name or password`);
+  }
+
+  const violation = rules === undefined ? undefined : checkUrlRules(url, rules);
+  if (violation !== undefined) {
+    throw new JobError(operation.blockedCode, `${subject}: ${violation.message}`);
   }
 
   // The WHATWG parser has already turned decimal, octal and hex IPv4 forms into dotted
@@ -295,14 +308,15 @@ function checkTarget(url: URL, operation: Operation, subject: string, policy: Ad
   }
 }
 
-function followRedirect(
-  response: Response,
-  current: Target,
-  original: URL,
-  redirects: number,
-  maxRedirects: number,
-  policy: AddressPolicy,
-): Target {
+interface RedirectContext {
+  redirects: number;
+  maxRedirects: number;
+  policy: AddressPolicy;
+  rules: UrlRules | undefined;
+}
+
+function followRedirect(response: Response, current: Target, original: URL, context: RedirectContext): Target {
+  const { redirects, maxRedirects, policy, rules } = context;
   if (redirects >= maxRedirects) {
     throw new JobError(DOWNLOAD.failedCode, `${current.subject} redirected more than ${maxRedirects} times`);
   }
@@ -320,7 +334,7 @@ function followRedirect(
   }
 
   const subject = `${DOWNLOAD.label} ${redactUrl(original)} (redirected to ${redactUrl(next)})`;
-  checkTarget(next, DOWNLOAD, subject, policy);
+  checkTarget(next, DOWNLOAD, subject, policy, rules);
   return { url: next, subject };
 }
 

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { JobError } from '../errors.js';
 import type { CandidateData } from '../http/schemas.js';
 import type { RecruiterInsights, ResumeAnalysis } from './analysis-schema.js';
-import { extractText } from './extract/index.js';
+import type { ExtractedDocument } from './extract/index.js';
 import { assessQuality, scoreCandidate } from './scoring.js';
 
 /** The analysis result delivered to callers; it never contains the resume text or the comments. */
@@ -25,6 +25,8 @@ export interface CandidateResult {
 export interface PipelineDeps {
   model: string;
   download: (url: string, signal: AbortSignal) => Promise<Uint8Array>;
+  /** Extracts the text of a downloaded file; `service.ts` runs it in a worker thread with limits. */
+  extract: (bytes: Uint8Array, signal: AbortSignal) => Promise<ExtractedDocument>;
   analyzeResume: (text: string, ctx: { signal: AbortSignal; roleLevel?: string; name?: string }) => Promise<ResumeAnalysis>;
   analyzeComments: (comments: string, ctx: { signal: AbortSignal; roleLevel?: string; name?: string }) => Promise<RecruiterInsights>;
   /** Records progress (0..1) and the stage name; called before each stage starts. */
@@ -72,7 +74,7 @@ export async function runCandidatePipeline(
   if (!resumeText && candidate.resume_file_url) {
     const url = candidate.resume_file_url;
     const bytes = await timed(deps, 'fetch', () => deps.download(url, signal));
-    const document = await timed(deps, 'extract', () => extractText(bytes));
+    const document = await timed(deps, 'extract', () => deps.extract(bytes, signal));
     deps.logger.info(
       { format: document.format, pages: document.pages, chars: document.text.length, warnings: document.warnings },
       'resume extracted',

@@ -56,18 +56,22 @@ export async function startTestService(env: Record<string, string> = {}, dataDir
   const logger = createLogger({ level: config.logLevel, destination });
   const service = await startService(config, logger);
 
+  // Requests are signed and authenticated with what the service was started with, so a
+  // test can give production-grade secrets through `env`.
+  const defaultSecret = (env.WEBHOOK_SECRET ?? TEST_SECRET).split(/\s+/)[0]!;
+  const defaultApiKey = env.WEBHOOK_API_KEY?.split(',')[0]?.replace(/^[^:]*:/, '') ?? TEST_API_KEY;
   const post: TestService['post'] = (route, body, options = {}) => {
     const raw = options.raw ?? JSON.stringify(body);
     const headers: Record<string, string> = {
       'content-type': 'application/json',
-      ...signedHeaders(raw, options),
+      ...signedHeaders(raw, { secret: defaultSecret, ...options }),
       ...options.headers,
     };
-    const apiKey = options.apiKey === undefined ? TEST_API_KEY : options.apiKey;
+    const apiKey = options.apiKey === undefined ? defaultApiKey : options.apiKey;
     if (apiKey !== null) headers.authorization = `Bearer ${apiKey}`;
     return fetch(`${service.url}${route}`, { method: 'POST', headers, body: raw });
   };
-  const get: TestService['get'] = (route, headers = { authorization: `Bearer ${TEST_API_KEY}` }) =>
+  const get: TestService['get'] = (route, headers = { authorization: `Bearer ${defaultApiKey}` }) =>
     fetch(`${service.url}${route}`, { headers });
 
   return { ...service, dataDir: dir, logLines, post, get };

@@ -3,9 +3,11 @@ import { Hono, type MiddlewareHandler } from 'hono';
 import { zValidator } from '@hono/zod-validator';
 import type { ZodType } from 'zod';
 import type { $ZodError } from 'zod/v4/core';
-import type { Config } from '../../config/index.js';
+import { callbackUrlRules, resumeUrlRules, type Config } from '../../config/index.js';
+import { checkUrlRules, type UrlRules } from '../../net/url-policy.js';
 import type { Metrics } from '../../observability/metrics.js';
 import type { JobStore, NewJob } from '../../queue/store.js';
+import { parseCloudStorageUrl } from '../../cloud/storage.js';
 import { ApiError } from '../errors.js';
 import { type CandidateData, createRequestSchemas, describeIssues } from '../schemas.js';
 import type { AppEnv } from '../types.js';
@@ -94,11 +96,47 @@ function conflict(requestId: string): ApiError {
   );
 }
 
+/**
+ * Applies the outbound URL rules (https in production, host allowlists) at intake, so a
+ * sender learns about a URL the service would refuse at once instead of from a failed job.
+ * The outbound client checks the same rules again when it connects.
+ */
+/**
+ * The resume URL when it is fetched over the network, or undefined for Cloud Storage URLs
+ * (gs://, Firebase and storage.googleapis.com), which are read through the Storage API with
+ * the service account and so are not subject to the host allowlist or the https rule.
+ */
+function networkUrl(url: string | undefined): string | undefined {
+  if (url === undefined || parseCloudStorageUrl(url)) return undefined;
+  return url;
+}
+
+function checkOutboundUrls(fields: { field: string; url: string | undefined; rules: UrlRules }[]): void {
+  const details: { field: string; message: string }[] = [];
+  for (const { field, url, rules } of fields) {
+    if (url === undefined) continue;
+    const parsed = new URL(url);
+    if (parsed.username !== '' || parsed.password !== '') {
+      details.push({ field, message: `${field} must not contain a user name or password` });
+      continue;
+    }
+    const violation = checkUrlRules(parsed, rules);
+    if (violation !== undefined) details.push({ field, message: `${field}: ${violation.message}` });
+  }
+
+  const first = details[0];
+  if (first === undefined) return;
+  const more = details.length > 1 ? ` (and ${details.length - 1} more problem${details.length > 2 ? 's' : ''} in details)` : '';
+  throw new ApiError(400, 'validation_failed', `${first.message}${more}`, details);
+}
+
 /** `POST /webhook/process-candidate` and `POST /webhook/process-batch`. */
 export function webhookRoutes(deps: WebhookRouteDeps) {
   const { config, store, metrics } = deps;
   const schemas = createRequestSchemas(config);
   const app = new Hono<AppEnv>();
+  const resumeRules = resumeUrlRules(config);
+  const callbackRules = callbackUrlRules(config);
 
   const jsonOnly: MiddlewareHandler<AppEnv> = async (c, next) => {
     requireJson(c.req.header('content-type'));
@@ -107,6 +145,10 @@ export function webhookRoutes(deps: WebhookRouteDeps) {
 
   app.post('/process-candidate', jsonOnly, zValidator('json', schemas.processCandidate, validationHook, VALIDATION_OPTIONS), (c) => {
     const request = c.req.valid('json');
+    checkOutboundUrls([
+      { field: 'callback_url', url: request.callback_url, rules: callbackRules },
+      { field: 'data.resume_file_url', url: networkUrl(request.data.resume_file_url), rules: resumeRules },
+    ]);
     const apiKeyName = c.get('apiKeyName');
     const bodyHash = hashRequest(request);
     const priority = request.data.priority ?? 2;
@@ -145,6 +187,10 @@ export function webhookRoutes(deps: WebhookRouteDeps) {
 
   app.post('/process-batch', jsonOnly, zValidator('json', schemas.processBatch, validationHook, VALIDATION_OPTIONS), (c) => {
     const request = c.req.valid('json');
+    checkOutboundUrls([
+      { field: 'callback_url', url: request.callback_url, rules: callbackRules },
+      ...request.data.map((candidate, index) => ({ field: `data.${index}.resume_file_url`, url: networkUrl(candidate.resume_file_url), rules: resumeRules })),
+    ]);
     const apiKeyName = c.get('apiKeyName');
     const bodyHash = hashRequest(request);
 

@@ -52,3 +52,16 @@ export function noTextLayerError(): JobError {
       'Text recognition (OCR) is not available: send a text-based PDF or a DOCX, or put the resume text in resume_text.',
   );
 }
+
+/**
+ * Builds the `file_too_complex` error for a file past a structural limit (page count,
+ * inflated size of a DOCX or ODT, XML nesting). `detail` names the limit that was hit.
+ */
+export function fileTooComplexError(detail: string, cause?: unknown): JobError {
+  return new JobError(
+    'file_too_complex',
+    `${detail} This is far beyond a normal resume, so the file was not read. ` +
+      'Send only the resume, exported again as a PDF or DOCX, or put its text in resume_text.',
+    { cause },
+  );
+}

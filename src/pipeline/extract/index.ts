@@ -4,7 +4,8 @@
  * with `retryable: false` and a message that gives the sender the next step.
  *
  * Error codes: `file_empty`, `unsupported_file_type`, `file_corrupt`, `pdf_encrypted`,
- * `no_text_layer`.
+ * `no_text_layer`, `file_too_complex`. `thread-pool.ts` runs this in worker threads with
+ * memory and time limits.
  */
 import { describeUnsupported, isBlank, isUnreadableZip, sniffDocument, type DocumentFormat, type SniffedDocument } from './detect.js';
 import { extractDocx } from './docx.js';
@@ -33,10 +34,15 @@ export interface ExtractedDocument {
 export interface ExtractTextOptions {
   /** Maximum length of the returned text in UTF-16 code units; longer text is cut with a warning. Default 200_000. */
   maxChars?: number;
+  /** PDFs with more pages fail with `file_too_complex` before any page is read. Default 100. */
+  maxPages?: number;
 }
 
 /** Default for `ExtractTextOptions.maxChars`. */
 export const DEFAULT_MAX_CHARS = 200_000;
+
+/** Default for `ExtractTextOptions.maxPages`. */
+export const DEFAULT_MAX_PAGES = 100;
 
 /**
  * A PDF whose text layer yields fewer non-whitespace characters than this is treated as a
@@ -54,7 +60,9 @@ const MIN_PDF_TEXT_CHARS = 20;
  *   archive with an unreadable directory counts, because it may be a truncated DOCX or ODT.
  * @throws JobError `pdf_encrypted` for a password-protected PDF.
  * @throws JobError `no_text_layer` for a PDF without extractable text.
- * @throws RangeError when `maxChars` is not a positive integer.
+ * @throws JobError `file_too_complex` for a PDF with more than `maxPages` pages, a DOCX or
+ *   ODT whose parts inflate past the ZIP size caps, or XML nested too deeply.
+ * @throws RangeError when `maxChars` or `maxPages` is not a positive integer.
  * @example
  * const { text, format, warnings } = await extractText(bytes, { maxChars: 50_000 });
  */
@@ -62,6 +70,10 @@ export async function extractText(bytes: Uint8Array, options: ExtractTextOptions
   const maxChars = options.maxChars ?? DEFAULT_MAX_CHARS;
   if (!Number.isSafeInteger(maxChars) || maxChars <= 0) {
     throw new RangeError(`maxChars must be a positive integer, received ${String(maxChars)}`);
+  }
+  const maxPages = options.maxPages ?? DEFAULT_MAX_PAGES;
+  if (!Number.isSafeInteger(maxPages) || maxPages <= 0) {
+    throw new RangeError(`maxPages must be a positive integer, received ${String(maxPages)}`);
   }
 
   if (bytes.length === 0) throw fileEmptyError('The file is empty (0 bytes).');
@@ -78,7 +90,7 @@ export async function extractText(bytes: Uint8Array, options: ExtractTextOptions
   let raw: string;
   if (sniffed.format === 'pdf') {
     // Normalization rarely shrinks text by half, so twice the limit is enough to fill it.
-    const pdf = await extractPdf(bytes, maxChars * 2);
+    const pdf = await extractPdf(bytes, { readLimitChars: maxChars * 2, maxPages });
     raw = pdf.text;
     pages = pdf.pages;
     warnings.push(...pdf.warnings);

@@ -1,6 +1,6 @@
-import { fileCorruptError, fileEmptyError, protectedDocumentError } from './failures.js';
-import { childElements, findElement, parseXml, type XmlElement } from './xml.js';
-import { readZipEntries, ZipReadError } from './zip.js';
+import { fileCorruptError, fileEmptyError, fileTooComplexError, protectedDocumentError } from './failures.js';
+import { childElements, findElement, parseXml, XmlDepthError, type XmlElement } from './xml.js';
+import { readZipEntries, ZipLimitError, ZipReadError } from './zip.js';
 
 /** Elements that hold no document text: comments, deleted text kept for change tracking, declarations. */
 const SKIPPED_ELEMENTS = new Set([
@@ -24,6 +24,7 @@ export function extractOdt(bytes: Uint8Array): string {
   try {
     parts = readZipEntries(bytes, (name) => ['content.xml', 'styles.xml', 'META-INF/manifest.xml'].includes(name));
   } catch (error) {
+    if (error instanceof ZipLimitError) throw fileTooComplexError(`The ODT document is too large when decompressed: ${error.message}.`, error);
     if (error instanceof ZipReadError) throw fileCorruptError('an ODT document', error);
     throw error;
   }
@@ -57,6 +58,7 @@ function parseOdfXml(xml: string): XmlElement {
   try {
     return parseXml(xml);
   } catch (error) {
+    if (error instanceof XmlDepthError) throw fileTooComplexError(`The ODT document nests elements too deeply: ${error.message}.`, error);
     throw fileCorruptError('an ODT document', error);
   }
 }

@@ -1,7 +1,8 @@
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { getDocumentProxy } from 'unpdf';
-import { fileCorruptError, pdfEncryptedError } from './failures.js';
+import type { JobError } from '../../errors.js';
+import { fileCorruptError, fileTooComplexError, pdfEncryptedError } from './failures.js';
 
 /** Text of a PDF, its page count and the problems met while reading it. */
 export interface PdfExtraction {
@@ -49,10 +50,14 @@ interface PlacedRun {
  * Extracts the text of a PDF: the text layer of each page in content-stream order, which
  * keeps the columns of two-column layouts apart, followed by the values of the page's
  * form fields. Reading stops after the page where the text passes `readLimitChars`.
- * Throws `pdf_encrypted` for a password-protected file and `file_corrupt` when pdf.js
- * cannot parse it or no page can be read.
+ * Throws `pdf_encrypted` for a password-protected file, `file_too_complex` for more than
+ * `maxPages` pages, and `file_corrupt` when pdf.js cannot parse it or no page can be read.
+ *
+ * A PDF over the page limit is rejected instead of read in part: a resume has a few pages,
+ * and an analysis of the first pages of a much longer file would pass for a complete one.
  */
-export async function extractPdf(bytes: Uint8Array, readLimitChars: number): Promise<PdfExtraction> {
+export async function extractPdf(bytes: Uint8Array, limits: { readLimitChars: number; maxPages: number }): Promise<PdfExtraction> {
+  const { readLimitChars, maxPages } = limits;
   let document: PdfDocument;
   try {
     // pdf.js takes over and detaches the buffer it is given, so it gets a copy. `slice` would
@@ -60,10 +65,13 @@ export async function extractPdf(bytes: Uint8Array, readLimitChars: number): Pro
     document = await getDocumentProxy(new Uint8Array(bytes), { ...PDFJS_DATA_OPTIONS, verbosity: 0 });
   } catch (error) {
     if (error instanceof Error && error.name === 'PasswordException') throw pdfEncryptedError(error);
-    throw fileCorruptError('a PDF', error);
+    throw unreadablePdfError(error);
   }
 
   try {
+    if (document.numPages > maxPages) {
+      throw fileTooComplexError(`The PDF has ${document.numPages} pages, more than the limit of ${maxPages} (EXTRACT_MAX_PAGES).`);
+    }
     return await readPages(document, readLimitChars);
   } finally {
     await document.destroy();
@@ -75,6 +83,7 @@ async function readPages(document: PdfDocument, readLimitChars: number): Promise
   const pageTexts: string[] = [];
   const seenFieldNames = new Set<string>();
   let failedPages = 0;
+  let firstPageError: unknown;
   let length = 0;
 
   for (let pageNumber = 1; pageNumber <= document.numPages; pageNumber++) {
@@ -90,18 +99,32 @@ async function readPages(document: PdfDocument, readLimitChars: number): Promise
       const text = [layout, ...fields].join('\n');
       pageTexts.push(text);
       length += text.length;
-    } catch {
+    } catch (error) {
       failedPages++;
+      firstPageError ??= error;
       warnings.push(`Page ${pageNumber} of the PDF could not be read and was skipped.`);
     }
   }
-  if (document.numPages > 0 && failedPages === document.numPages) throw fileCorruptError('a PDF');
+  if (document.numPages > 0 && failedPages === document.numPages) throw unreadablePdfError(firstPageError);
 
   const attachments = await document.getAttachments().catch(() => null);
   const attachmentCount = attachments === null || typeof attachments !== 'object' ? 0 : Object.keys(attachments).length;
   if (attachmentCount > 0) warnings.push(`The PDF has ${attachmentCount} embedded file(s), which were not read.`);
 
   return { text: pageTexts.join('\n\n'), pages: document.numPages, warnings };
+}
+
+/**
+ * Maps a pdf.js failure to `file_too_complex` when it ran out of stack, which happens on
+ * objects nested thousands of levels deep, and to `file_corrupt` otherwise. pdf.js passes
+ * such errors on with the message of the original RangeError.
+ */
+function unreadablePdfError(error: unknown): JobError {
+  const message = error instanceof Error ? error.message : String(error);
+  if (/maximum call stack size exceeded/i.test(message)) {
+    return fileTooComplexError('The PDF nests its objects too deeply to be read.', error);
+  }
+  return fileCorruptError('a PDF', error);
 }
 
 /**

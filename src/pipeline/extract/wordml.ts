@@ -1,5 +1,5 @@
-import { fileCorruptError, fileEmptyError } from './failures.js';
-import { findElement, parseXml, type XmlElement } from './xml.js';
+import { fileCorruptError, fileEmptyError, fileTooComplexError } from './failures.js';
+import { findElement, parseXml, XmlDepthError, type XmlElement } from './xml.js';
 
 /**
  * Elements whose subtree contains no document text: property blocks (`w:pPr` also contains
@@ -70,6 +70,7 @@ export function extractWordml(xml: string): string {
   try {
     root = parseXml(xml);
   } catch (error) {
+    if (error instanceof XmlDepthError) throw fileTooComplexError(`The Word XML document nests elements too deeply: ${error.message}.`, error);
     throw fileCorruptError('a Word 2003 XML document', error);
   }
 

@@ -22,14 +22,38 @@ export type XmlNode = XmlElement | string;
 
 /** Raised for markup that is not well-formed, such as a truncated or mismatched tag. */
 export class XmlSyntaxError extends Error {
-  override readonly name = 'XmlSyntaxError';
+  override readonly name: string = 'XmlSyntaxError';
+}
+
+/** Raised when elements nest deeper than `MAX_XML_DEPTH`. */
+export class XmlDepthError extends XmlSyntaxError {
+  override readonly name = 'XmlDepthError';
 }
 
 /**
- * Maximum element nesting. Real documents stay far below it, and the limit keeps the
- * recursive walkers in this folder from overflowing the stack on hostile input.
+ * Maximum element nesting. Real documents stay far below it (an estimate: Word nests
+ * tables and text boxes a few dozen levels deep), and the limit keeps the recursive
+ * walkers in this folder and in mammoth from overflowing the stack on hostile input.
  */
-const MAX_DEPTH = 512;
+export const MAX_XML_DEPTH = 512;
+
+const DEPTH_SCAN_PATTERN = /<!--[\s\S]*?-->|<!\[CDATA\[[\s\S]*?\]\]>|<[?!][^>]*>|<(\/?)[^\s/>]+(?:"[^"]*"|'[^']*'|[^'">])*?(\/?)>/g;
+
+/**
+ * Throws `XmlDepthError` when elements in `xml` nest deeper than `MAX_XML_DEPTH`. It scans
+ * tags without building a tree, so it is cheap to run before handing XML to another parser.
+ */
+export function assertXmlDepth(xml: string): void {
+  let depth = 0;
+  DEPTH_SCAN_PATTERN.lastIndex = 0;
+  for (let match = DEPTH_SCAN_PATTERN.exec(xml); match !== null; match = DEPTH_SCAN_PATTERN.exec(xml)) {
+    const [tag, closing, selfClosing] = match;
+    if (tag.startsWith('<!') || tag.startsWith('<?')) continue;
+    if (closing === '/') depth--;
+    else if (selfClosing !== '/') depth++;
+    if (depth > MAX_XML_DEPTH) throw new XmlDepthError(`Elements nested deeper than ${MAX_XML_DEPTH} levels`);
+  }
+}
 
 const NAME_PATTERN = /[^\s/>]+/y;
 const ATTRIBUTE_PATTERN = /\s*([^\s=/>]+)\s*=\s*(?:"([^"]*)"|'([^']*)')/y;
@@ -103,7 +127,7 @@ export function parseXml(xml: string): XmlElement {
       position = end;
     } else {
       position = parseStartTag(xml, open, stack);
-      if (stack.length > MAX_DEPTH) throw new XmlSyntaxError(`Elements nested deeper than ${MAX_DEPTH} levels`);
+      if (stack.length > MAX_XML_DEPTH) throw new XmlDepthError(`Elements nested deeper than ${MAX_XML_DEPTH} levels`);
     }
   }
 
