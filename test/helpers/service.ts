@@ -58,8 +58,8 @@ export async function startTestService(env: Record<string, string> = {}, dataDir
 
   // Requests are signed and authenticated with what the service was started with, so a
   // test can give production-grade secrets through `env`.
-  const defaultSecret = (env.WEBHOOK_SECRET ?? TEST_SECRET).split(/\s+/)[0]!;
-  const defaultApiKey = env.WEBHOOK_API_KEY?.split(',')[0]?.replace(/^[^:]*:/, '') ?? TEST_API_KEY;
+  const defaultSecret = (env.WEBHOOK_SECRET || TEST_SECRET).split(/\s+/)[0]!;
+  const defaultApiKey = env.WEBHOOK_API_KEY?.split(',')[0]?.replace(/^[^:]*:/, '') || TEST_API_KEY;
   const post: TestService['post'] = (route, body, options = {}) => {
     const raw = options.raw ?? JSON.stringify(body);
     const headers: Record<string, string> = {
