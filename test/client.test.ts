@@ -115,6 +115,23 @@ describe('HeadhunterClient', () => {
     expect(status.result?.candidate_id).toBe('cand-client');
   });
 
+  it('sends extra headers such as an Access service token', async () => {
+    const seen: Record<string, string>[] = [];
+    const recording: typeof fetch = (input, init) => {
+      seen.push({ ...(init?.headers as Record<string, string>) });
+      return fetch(input, init);
+    };
+    const accepted = await client({
+      fetch: recording,
+      headers: { 'CF-Access-Client-Id': 'id.access', 'CF-Access-Client-Secret': 'access-secret', Authorization: 'Bearer wrong' },
+    }).processCandidate({ request_id: 'client-headers', action: 'process_candidate', data: { candidate_id: 'c-h', resume_text: RESUME } });
+
+    expect(accepted.status).toBe('queued');
+    expect(seen[0]!['cf-access-client-id']).toBe('id.access');
+    expect(seen[0]!['cf-access-client-secret']).toBe('access-secret');
+    expect(seen[0]!.authorization).toBe(`Bearer ${TEST_API_KEY}`);
+  });
+
   it('queues a batch', async () => {
     const accepted = await client().processBatch({
       request_id: 'client-batch-1',

@@ -1,7 +1,11 @@
 import { deleteApp, initializeApp, type App } from 'firebase-admin/app';
 import { getFirestore, type Firestore } from 'firebase-admin/firestore';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { handleReceiveAnalysis, handleUpdateProcessingStatus } from '../examples/cloud-functions/src/handlers.js';
+import pino from 'pino';
+import { handleReceiveAnalysis, handleRegisterWebhook, handleUpdateProcessingStatus, WEBHOOK_CONFIG_DOC } from '../examples/cloud-functions/src/handlers.js';
+import { createOutboundClient } from '../src/net/outbound.js';
+import { parseSecretList } from '../src/signing/standard-webhooks.js';
+import { createWebhookRegistrar } from '../src/tunnel/register.js';
 import { startCloudFunctionsStandin, type CloudFunctionsStandin, type StandinRequest } from './fixtures/cloud-functions-standin.js';
 import { startFirestoreEmulator, type FirestoreEmulator } from './fixtures/firestore-emulator.js';
 import { startOllamaStub, type OllamaStub } from './fixtures/ollama-stub.js';
@@ -151,5 +155,33 @@ describe('example Cloud Functions receivers', () => {
       expect(candidate?.processing?.status).toBe('completed');
     }
     expect((await db.doc('webhook_jobs/fn-batch:cand-b2').get()).data()?.status).toBe('completed');
+  });
+
+  it('store the URL the tunnel registers and ignore an older one', async () => {
+    functions.route('/registerWebhook', (request) => handleRegisterWebhook(request.rawBody, request.headers, { db, secret: TEST_SECRET }));
+    const outbound = createOutboundClient({ allowPrivate: true });
+    const registrar = createWebhookRegistrar({
+      cloudFunctionsUrl: functions.url,
+      keys: parseSecretList(TEST_SECRET),
+      version: '0.0.0-test',
+      outbound,
+      logger: pino({ level: 'silent' }),
+    });
+    try {
+      expect(await registrar.register('https://first-example.trycloudflare.com')).toBe(true);
+      expect(await registrar.register('https://second-example.trycloudflare.com')).toBe(true);
+    } finally {
+      registrar.stop();
+      await outbound.close();
+    }
+    expect((await db.doc(WEBHOOK_CONFIG_DOC).get()).data()).toMatchObject({ url: 'https://second-example.trycloudflare.com', version: '0.0.0-test' });
+
+    const stale = JSON.stringify({ url: 'https://old-example.trycloudflare.com', source: 'headhunter-webhook', timestamp: '2020-01-01T00:00:00.000Z', version: 'x' });
+    const result = await handleRegisterWebhook(Buffer.from(stale), signedHeaders(stale), { db, secret: TEST_SECRET });
+    expect(result).toEqual({ status: 200, body: { applied: false, url: 'https://old-example.trycloudflare.com' } });
+    expect((await db.doc(WEBHOOK_CONFIG_DOC).get()).data()?.url).toBe('https://second-example.trycloudflare.com');
+
+    const forged = await handleRegisterWebhook(Buffer.from(stale), signedHeaders(stale, { secret: 'whsec_dGhpcyBpcyBhIGRpZmZlcmVudCBzZWNyZXQh' }), { db, secret: TEST_SECRET });
+    expect(forged.status).toBe(401);
   });
 });

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { bin as packageBin } from 'cloudflared';
 import { CloudflaredNotFoundError, resolveCloudflaredBinary } from '../src/tunnel/binary.js';
 import { findConnectionEvent, findMetricsAddress, findQuickTunnelUrl, parseCloudflaredLine } from '../src/tunnel/log-line.js';
 import { registrationWebhookId } from '../src/tunnel/register.js';
@@ -222,6 +223,21 @@ describe('resolveCloudflaredBinary', () => {
     const file = path.join(dir, 'cloudflared');
     fs.writeFileSync(file, '#!/bin/sh\n', { mode: 0o755 });
     expect(resolveCloudflaredBinary(undefined, dir)).toBe(file);
+  });
+
+  it('skips the npm wrapper in node_modules/.bin', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hhw-bin-'));
+    const binDir = path.join(dir, 'node_modules', '.bin');
+    const packageDir = path.join(dir, 'node_modules', 'cloudflared', 'lib');
+    fs.mkdirSync(binDir, { recursive: true });
+    fs.mkdirSync(packageDir, { recursive: true });
+    const wrapper = path.join(packageDir, 'cloudflared.js');
+    fs.writeFileSync(wrapper, '#!/usr/bin/env node\n', { mode: 0o755 });
+    fs.symlinkSync(wrapper, path.join(binDir, 'cloudflared'));
+
+    // A developer who ran `npx cloudflared bin install` has the real binary in the package.
+    if (fs.existsSync(packageBin)) expect(resolveCloudflaredBinary(undefined, binDir)).toBe(packageBin);
+    else expect(() => resolveCloudflaredBinary(undefined, binDir)).toThrow(CloudflaredNotFoundError);
   });
 
   it('rejects a file without execute permission', () => {

@@ -64,6 +64,12 @@ export interface HeadhunterClientOptions {
   baseRetryDelayMs?: number;
   /** Deadline of one HTTP attempt, in milliseconds. Default 30000. */
   timeoutMs?: number;
+  /**
+   * Extra headers on every request, e.g. a Cloudflare Access service token as
+   * `CF-Access-Client-Id` and `CF-Access-Client-Secret`. They cannot replace the
+   * authorization, content-type or signature headers.
+   */
+  headers?: Record<string, string>;
   /** Replaces `fetch`, e.g. to add a proxy agent. */
   fetch?: typeof fetch;
   /** Replaces the wait between attempts; tests use it to record delays. */
@@ -125,7 +131,11 @@ export function createHeadhunterClient(options: HeadhunterClientOptions): Headhu
 
   async function send(method: 'GET' | 'POST', path: string, body?: string): Promise<{ status: number; json: any }> {
     for (let attempt = 1; ; attempt += 1) {
-      const headers: Record<string, string> = { authorization: `Bearer ${options.apiKey}`, accept: 'application/json' };
+      const headers: Record<string, string> = {
+        ...lowercaseKeys(options.headers),
+        authorization: `Bearer ${options.apiKey}`,
+        accept: 'application/json',
+      };
       if (body !== undefined) {
         const id = `msg_${randomUUID().replaceAll('-', '')}`;
         Object.assign(headers, { 'content-type': 'application/json' }, signHeaders(keys, id, Math.floor(Date.now() / 1000), body));
@@ -201,4 +211,8 @@ function parseRetryAfter(value: string | null): number | undefined {
   if (/^\d+$/.test(text)) return Number(text);
   const date = /[a-z]/i.test(text) ? Date.parse(text) : Number.NaN;
   return Number.isNaN(date) ? undefined : Math.max(0, Math.ceil((date - Date.now()) / 1000));
+}
+
+function lowercaseKeys(headers: Record<string, string> | undefined): Record<string, string> {
+  return Object.fromEntries(Object.entries(headers ?? {}).map(([name, value]) => [name.toLowerCase(), value]));
 }

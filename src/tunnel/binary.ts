@@ -35,10 +35,24 @@ export function resolveCloudflaredBinary(configured: string | undefined, searchP
 
   for (const directory of searchPath.split(path.delimiter).filter(Boolean)) {
     const candidate = path.join(directory, process.platform === 'win32' ? 'cloudflared.exe' : 'cloudflared');
-    if (isExecutable(candidate)) return candidate;
+    if (isExecutable(candidate) && !isInsideNodeModules(candidate)) return candidate;
   }
 
   throw new CloudflaredNotFoundError(`cloudflared was not found at ${packageBin} or on PATH.\n${INSTALL_HELP}`);
+}
+
+/**
+ * True for `node_modules/.bin/cloudflared` and anything else that resolves into a
+ * node_modules folder. `npm run` puts `node_modules/.bin` on PATH, and the `cloudflared`
+ * package's command there is a JavaScript wrapper that downloads the binary from GitHub
+ * when it is missing, so it must never be taken for the binary itself.
+ */
+function isInsideNodeModules(file: string): boolean {
+  try {
+    return fs.realpathSync(file).split(path.sep).includes('node_modules');
+  } catch {
+    return true;
+  }
 }
 
 function isExecutable(file: string): boolean {

@@ -184,3 +184,38 @@ export async function handleUpdateProcessingStatus(rawBody: Buffer | string, hea
     throw error;
   }
 }
+
+/** Document that holds the service's current public URL, `webhook_config/headhunter-webhook`. */
+export const WEBHOOK_CONFIG_DOC = 'webhook_config/headhunter-webhook';
+
+/**
+ * `registerWebhook`: stores the public URL the service announces when its tunnel comes up
+ * or changes, so the functions that send requests read it from Firestore. A registration
+ * older than the stored one is ignored, so a delayed retry cannot bring back an old URL.
+ */
+export async function handleRegisterWebhook(rawBody: Buffer | string, headers: RequestHeaders, deps: ReceiverDeps): Promise<HandlerResult> {
+  const verified = verifyDelivery(rawBody, headers, deps.secret);
+  if (!verified.ok) return verified.result;
+
+  const payload = verified.payload;
+  const registeredAt = typeof payload?.timestamp === 'string' ? Date.parse(payload.timestamp) : Number.NaN;
+  if (typeof payload?.url !== 'string' || !/^https:\/\//.test(payload.url) || Number.isNaN(registeredAt)) {
+    return { status: 400, body: { error: 'invalid_payload', message: 'url must be an https URL and timestamp an ISO 8601 time' } };
+  }
+
+  const ref = deps.db.doc(WEBHOOK_CONFIG_DOC);
+  const applied = await deps.db.runTransaction(async (transaction: Transaction) => {
+    const stored = (await transaction.get(ref)).data();
+    const storedAt = stored?.registered_at instanceof Timestamp ? stored.registered_at.toMillis() : 0;
+    if (registeredAt < storedAt) return false;
+    transaction.set(ref, {
+      url: payload.url,
+      version: typeof payload.version === 'string' ? payload.version : null,
+      registered_at: Timestamp.fromMillis(registeredAt),
+      webhook_id: verified.webhookId,
+      updated_at: FieldValue.serverTimestamp(),
+    });
+    return true;
+  });
+  return { status: 200, body: { applied, url: payload.url } };
+}

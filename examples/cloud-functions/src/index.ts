@@ -2,7 +2,7 @@ import { initializeApp } from 'firebase-admin/app';
 import { getFirestore } from 'firebase-admin/firestore';
 import { defineSecret } from 'firebase-functions/params';
 import { onRequest, type Request } from 'firebase-functions/v2/https';
-import { handleReceiveAnalysis, handleUpdateProcessingStatus, type HandlerResult, type ReceiverDeps } from './handlers.js';
+import { handleReceiveAnalysis, handleRegisterWebhook, handleUpdateProcessingStatus, type HandlerResult, type ReceiverDeps } from './handlers.js';
 
 /**
  * HTTPS functions that receive headhunter-webhook's callbacks. Set the secret with
@@ -35,3 +35,5 @@ export const receiveAnalysis = onRequest({ secrets: [callbackSecret] }, (req, re
 export const updateProcessingStatus = onRequest({ secrets: [callbackSecret] }, (req, res) =>
   respond(req, res, handleUpdateProcessingStatus),
 );
+
+export const registerWebhook = onRequest({ secrets: [callbackSecret] }, (req, res) => respond(req, res, handleRegisterWebhook));
