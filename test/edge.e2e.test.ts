@@ -58,6 +58,12 @@ describe('client IP', () => {
     expect(body.error.message).toContain('198.51.100.9');
   });
 
+  it('denies a wrong method from an address off the list', async () => {
+    const response = await service().get('/webhook/process-candidate', { ...AUTH, 'cf-connecting-ip': '198.51.100.10' });
+    expect(response.status).toBe(403);
+    expect((await json(response)).error.code).toBe('ip_not_allowed');
+  });
+
   it('never reads X-Forwarded-For', async () => {
     const response = await service().get('/queue/status', {
       ...AUTH,

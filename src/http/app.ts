@@ -44,8 +44,8 @@ export interface AppDeps {
 /**
  * Builds the Hono application. `/health` responds before any check. Every other request
  * passes, in this order: access log (request id), client IP, IP allowlist, Cloudflare
- * Access token (when configured), rate limit per
- * client IP, body limit, API key, rate limit per API key, request timeout, and on the
+ * Access token (when configured), rate limit per client IP, method check, body limit,
+ * API key, rate limit per API key, request timeout, and on the
  * webhook routes the signature over the raw bytes, then JSON validation in the route.
  * Both rate limits run before the body is read.
  */
@@ -55,13 +55,6 @@ export function createApp(deps: AppDeps) {
 
   app.use('*', accessLog({ logger: deps.logger, metrics: deps.metrics }));
   app.use('*', secureHeaders());
-  app.use(
-    '*',
-    methodGuard([
-      { pattern: /^\/webhook\/process-(?:candidate|batch)$/, methods: ['POST'] },
-      { pattern: /^\/(?:health|metrics|queue\/status|status\/[^/]+)$/, methods: ['GET', 'HEAD'] },
-    ]),
-  );
 
   // Registered before the checks below, so probes get through without a key and are
   // never limited.
@@ -72,6 +65,14 @@ export function createApp(deps: AppDeps) {
   app.use('*', cloudflareAccess({ access: config.cloudflareAccess, logger: deps.logger, skipPaths: ['/health'] }));
   const limits = { perMinute: config.rateLimitPerMinute, burst: config.rateLimitBurst };
   app.use('*', rateLimit({ ...limits, subject: 'client IP', key: (c) => rateLimitKeyOfIp(c.get('clientIp')) }));
+  // After the IP checks, so a wrong method from a denied or limited client is still denied or limited.
+  app.use(
+    '*',
+    methodGuard([
+      { pattern: /^\/webhook\/process-(?:candidate|batch)$/, methods: ['POST'] },
+      { pattern: /^\/(?:health|metrics|queue\/status|status\/[^/]+)$/, methods: ['GET', 'HEAD'] },
+    ]),
+  );
   app.use('*', bodyLimit({ maxBytes: config.maxBodyBytes }));
 
   const auth = apiKeyAuth({ keys: config.apiKeys });
