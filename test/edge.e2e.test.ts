@@ -4,8 +4,9 @@ import { Hono } from 'hono';
 import { ApiError, errorResponse } from '../src/http/errors.js';
 import { requestTimeout } from '../src/http/middleware/request-timeout.js';
 import type { AppEnv } from '../src/http/types.js';
+import { parseSecretList, signHeaders } from '../src/signing/standard-webhooks.js';
 import { startOllamaStub, type OllamaStub } from './fixtures/ollama-stub.js';
-import { signedHeaders, startTestService, TEST_API_KEY, waitForFinalStatus, type TestService } from './helpers/service.js';
+import { signedHeaders, startTestService, TEST_API_KEY, TEST_SECRET, waitForFinalStatus, type TestService } from './helpers/service.js';
 
 const AUTH = { authorization: `Bearer ${TEST_API_KEY}` };
 const json = (response: Response): Promise<any> => response.json();
@@ -293,6 +294,20 @@ describe('signatures over the exact bytes', () => {
     const response = await fetch(`${service().url}/webhook/process-candidate`, { method: 'POST', headers, body: tampered });
     expect(response.status).toBe(401);
     expect((await json(response)).error.code).toBe('invalid_signature');
+  });
+
+  it('rejects a signed body that is not valid UTF-8', async () => {
+    const prefix = Buffer.from('{"request_id":"sig-latin1","action":"process_candidate","data":{"candidate_id":"c6","resume_text":"Zo');
+    const suffix = Buffer.from('"}}');
+    const body = Buffer.concat([prefix, Buffer.from([0xeb]), suffix]);
+    const headers = { ...signHeaders(parseSecretList(TEST_SECRET), 'msg_latin1', Math.floor(Date.now() / 1000), body), ...AUTH, 'content-type': 'application/json' };
+
+    const response = await fetch(`${service().url}/webhook/process-candidate`, { method: 'POST', headers, body });
+    expect(response.status).toBe(400);
+    const error = (await json(response)).error;
+    expect(error.code).toBe('invalid_json');
+    expect(error.message).toContain('UTF-8');
+    expect(service().store.getJob('sig-latin1')).toBeUndefined();
   });
 });
 

@@ -47,6 +47,21 @@ const VALIDATION_OPTIONS = {
   validationFunction: (schema: ZodType, value: unknown) => schema.safeParseAsync(value, { reportInput: true }),
 };
 
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * Rejects a body that is not valid UTF-8 (RFC 8259 requires it for JSON). Decoding it
+ * leniently would replace the bad bytes with U+FFFD, so the job would run on text that
+ * differs from what was signed.
+ */
+function requireUtf8(body: Uint8Array): void {
+  try {
+    strictUtf8.decode(body);
+  } catch {
+    throw new ApiError(400, 'invalid_json', 'The request body is not valid UTF-8; send the JSON encoded as UTF-8');
+  }
+}
+
 function requireJson(contentType: string | undefined): void {
   if (!contentType || !/^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i.test(contentType)) {
     throw new ApiError(415, 'unsupported_media_type', 'Send the body as JSON with "Content-Type: application/json"');
@@ -140,6 +155,7 @@ export function webhookRoutes(deps: WebhookRouteDeps) {
 
   const jsonOnly: MiddlewareHandler<AppEnv> = async (c, next) => {
     requireJson(c.req.header('content-type'));
+    requireUtf8(new Uint8Array(await c.req.arrayBuffer()));
     await next();
   };
 
