@@ -46,6 +46,25 @@ describe('claim order', () => {
     expect(order).toEqual(['high-1', 'high-2', 'mid-1', 'mid-2', 'low-1']);
   });
 
+  it('takes turns between API keys within a priority', () => {
+    for (const id of ['a1', 'a2', 'a3']) store.enqueueJob(job(id, 2, { api_key_name: 'alice' }), 100);
+    for (const id of ['b1', 'b2']) store.enqueueJob(job(id, 2, { api_key_name: 'bob' }), 100);
+
+    const order: string[] = [];
+    for (let claimed = store.claimNext(1000); claimed; claimed = store.claimNext(1000)) order.push(claimed.request_id);
+    expect(order).toEqual(['a1', 'b1', 'a2', 'b2', 'a3']);
+  });
+
+  it("lets priority win over a key's turn", () => {
+    store.enqueueJob(job('a1', 2, { api_key_name: 'alice' }), 100);
+    store.claimNext(1000);
+    store.enqueueJob(job('a2', 3, { api_key_name: 'alice' }), 100);
+    store.enqueueJob(job('b1', 2, { api_key_name: 'bob' }), 100);
+
+    expect(store.claimNext(1000)?.request_id).toBe('a2');
+    expect(store.claimNext(1000)?.request_id).toBe('b1');
+  });
+
   it('skips a job whose retry time has not come', () => {
     store.enqueueJob(job('a'), 100);
     const claimed = store.claimNext(1000)!;

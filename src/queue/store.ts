@@ -15,8 +15,9 @@ import Database from 'better-sqlite3';
  *     └──release─────────┘
  *        (shutdown, lease expired, process crashed; attempts < max_attempts)
  *
- * - `claim` takes the highest priority first (3 before 2 before 1) and the oldest within a
- *   priority, sets a lease (`lease_expires_at`) and counts the attempt.
+ * - `claim` takes the highest priority first (3 before 2 before 1), within a priority takes
+ *   turns between API keys, and within a key takes the oldest job. It sets a lease
+ *   (`lease_expires_at`) and counts the attempt.
  * - A worker renews its lease while the job runs. When a lease expires, or a restarted
  *   process finds rows still `processing`, the job goes back to `queued`; when it has
  *   already used `max_attempts`, it fails with `attempts_exhausted` instead.
@@ -187,6 +188,10 @@ CREATE INDEX IF NOT EXISTS outbox_due ON outbox (state, next_attempt_at);
 CREATE INDEX IF NOT EXISTS outbox_request ON outbox (request_id);
 
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+
+-- When each API key last had a job claimed, as a claim counter value; the key whose turn
+-- is oldest goes next within a priority.
+CREATE TABLE IF NOT EXISTS key_turns (api_key_name TEXT PRIMARY KEY, last_turn INTEGER NOT NULL);
 `;
 
 export interface StoreOptions {
@@ -237,7 +242,17 @@ export class JobStore {
          VALUES (@request_id, @api_key_name, @body_hash, @callback_url, @total, @created_at)`,
       ),
       nextQueued: db.prepare<[number], JobRow>(
-        "SELECT * FROM jobs WHERE state = 'queued' AND available_at <= ? ORDER BY priority DESC, seq LIMIT 1",
+        `SELECT j.* FROM jobs j LEFT JOIN key_turns k ON k.api_key_name = j.api_key_name
+         WHERE j.state = 'queued' AND j.available_at <= ?
+         ORDER BY j.priority DESC, coalesce(k.last_turn, 0), j.seq LIMIT 1`,
+      ),
+      takeTurn: db.prepare(
+        `INSERT INTO key_turns (api_key_name, last_turn)
+         VALUES (?, (SELECT value FROM counters WHERE name = 'claim_turn'))
+         ON CONFLICT (api_key_name) DO UPDATE SET last_turn = excluded.last_turn`,
+      ),
+      nextTurn: db.prepare(
+        "INSERT INTO counters (name, value) VALUES ('claim_turn', 1) ON CONFLICT (name) DO UPDATE SET value = value + 1",
       ),
       markClaimed: db.prepare(
         `UPDATE jobs SET state = 'processing', attempts = attempts + 1, lease_expires_at = @lease,
@@ -382,7 +397,12 @@ export class JobStore {
     });
   }
 
-  /** Claims the next job by priority then age, leasing it for `leaseMs`; undefined when none waits. */
+  /**
+   * Claims the next job, leasing it for `leaseMs`: the highest priority first, then the API
+   * key that waited longest for its turn (round robin, so one teammate's large batch does
+   * not hold back another's jobs of the same priority), then the oldest job of that key.
+   * Returns undefined when no job is ready.
+   */
   claimNext(leaseMs: number): JobRow | undefined {
     return this.db.transaction((): JobRow | undefined => {
       const now = this.#now();
@@ -390,6 +410,8 @@ export class JobStore {
       if (!next) return undefined;
 
       this.#stmts.markClaimed.run({ request_id: next.request_id, lease: now + leaseMs, now });
+      this.#stmts.nextTurn.run();
+      this.#stmts.takeTurn.run(next.api_key_name);
       return this.#stmts.getJob.get(next.request_id);
     }).immediate();
   }
