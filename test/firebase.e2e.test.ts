@@ -109,7 +109,14 @@ describe('job with a gs:// resume and Firestore sync', () => {
     expect(callback.verifyError).toBeUndefined();
     expect(callback.verified).toMatchObject({ status: 'completed', candidate_id: 'cand-gs-1', source: 'headhunter-webhook' });
 
-    const health: any = await (await service.get('/health')).json();
+    // The document can be readable a moment before the service records the write as done.
+    let health: any;
+    const recorded = Date.now() + 10_000;
+    do {
+      health = await (await service.get('/health')).json();
+      if (health.checks.firestore.written >= 1) break;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    } while (Date.now() < recorded);
     expect(health.checks.firestore).toMatchObject({ status: 'ok', project_id: PROJECT_ID, failed: 0 });
     expect(health.checks.firestore.written).toBeGreaterThanOrEqual(1);
   });
