@@ -12,9 +12,7 @@ import { startService, VERSION, type RunningService } from '../src/service.js';
 import { CloudflaredNotFoundError, resolveCloudflaredBinary } from '../src/tunnel/binary.js';
 import { startTunnel, type RunningTunnel } from '../src/tunnel/start-tunnel.js';
 import { TunnelConfigError } from '../src/tunnel/tunnel-config.js';
-
-/** Time after the first signal during which a repeated signal is ignored, in milliseconds; one Ctrl-C often arrives twice through npm. */
-const REPEAT_SIGNAL_WINDOW_MS = 2000;
+import { installShutdownSignals } from '../src/shutdown-signals.js';
 
 /** Exit code for configuration errors (EX_CONFIG in sysexits.h), as `npm start` uses. */
 const EXIT_CONFIG = 78;
@@ -69,20 +67,7 @@ async function main(): Promise<void> {
     return shuttingDown;
   };
 
-  let firstSignalAt = 0;
-  const onSignal = (signal: NodeJS.Signals) => {
-    if (firstSignalAt === 0) {
-      firstSignalAt = Date.now();
-      logger.info({ signal }, 'stopping cloudflared and the service; send the signal again to force exit');
-      void shutdown(0);
-      return;
-    }
-    if (Date.now() - firstSignalAt < REPEAT_SIGNAL_WINDOW_MS) return;
-    logger.warn({ signal }, 'second signal: exiting now; running jobs return to the queue at the next start');
-    process.exit(130);
-  };
-  process.on('SIGTERM', onSignal);
-  process.on('SIGINT', onSignal);
+  const signals = installShutdownSignals(logger, 'stopping cloudflared and the service; send the signal again to force exit', () => void shutdown(0));
   // cloudflared must not outlive this process. SIGKILL skips this handler, and then
   // cloudflared exits at its next log line on the closed pipe.
   process.on('exit', () => tunnel?.supervisor.killNow());
@@ -94,7 +79,7 @@ async function main(): Promise<void> {
     logger.fatal({ err: error }, 'start-up failed');
     process.exit(1);
   }
-  if (firstSignalAt !== 0) return void shutdown(0);
+  if (signals.firstSignalAt !== 0) return void shutdown(0);
 
   try {
     tunnel = startTunnel({
