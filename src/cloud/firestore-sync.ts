@@ -1,5 +1,6 @@
 import type { Firestore } from 'firebase-admin/firestore';
 import type { Logger } from 'pino';
+import { exponentialBackoff } from '../backoff.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { JobStore } from '../queue/store.js';
 import { addFinishedJobWrites, withTimeout } from './firestore.js';
@@ -232,8 +233,6 @@ export class FirestoreSync {
   }
 
   #retryDelay(attempt: number): number {
-    const max = this.#options.maxDelayMs ?? 60 * 60_000;
-    const exponential = this.#options.baseDelayMs * 2 ** (attempt - 1);
-    return Math.round(Math.min(max, exponential * (0.8 + Math.random() * 0.4)));
+    return exponentialBackoff(this.#options.baseDelayMs, attempt, this.#options.maxDelayMs ?? 60 * 60_000);
   }
 }

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { exponentialBackoff } from '../backoff.js';
 import { isJobError } from '../errors.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { JobStore, OutboxRow } from './store.js';
@@ -20,9 +21,10 @@ export interface OutboxDispatcherOptions {
 }
 
 /**
- * Whether a failed attempt is worth repeating. Standard Webhooks treats every non-2xx as a
- * failure, including 3xx (redirects are not followed). 410 Gone means the receiver asked us
- * to stop, and a blocked or invalid URL will not become valid later.
+ * Reports whether a failed delivery should stop instead of being retried. Standard Webhooks
+ * treats every non-2xx as a failure, including 3xx (redirects are not followed). 410 Gone
+ * means the receiver wants no more deliveries, and a blocked or invalid URL will not become
+ * valid later.
  */
 function isPermanent(status: number | null, code?: string): boolean {
   if (status === 410) return true;
@@ -126,10 +128,8 @@ export class OutboxDispatcher {
 
   #retryDelay(attempt: number, retryAfterSeconds?: number): number {
     const max = this.#options.maxDelayMs ?? 60 * 60_000;
-    const exponential = this.#options.baseDelayMs * 2 ** (attempt - 1);
-    const jittered = exponential * (0.8 + Math.random() * 0.4);
     const floor = retryAfterSeconds !== undefined ? retryAfterSeconds * 1000 : 0;
-    return Math.round(Math.min(max, Math.max(jittered, floor)));
+    return Math.min(max, Math.max(exponentialBackoff(this.#options.baseDelayMs, attempt), floor));
   }
 
   /** Stops scheduling and waits up to `graceMs` for deliveries in flight; unsent ones stay pending. */

@@ -1,5 +1,6 @@
 import pLimit from 'p-limit';
 import type { Logger } from 'pino';
+import { exponentialBackoff } from '../backoff.js';
 import { isJobError, JobError } from '../errors.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { BatchRow, JobOutcome, JobRow, JobStore, NewDelivery } from './store.js';
@@ -157,8 +158,7 @@ export class WorkerPool {
     }
 
     if (jobError.retryable && job.attempts < job.max_attempts) {
-      const base = this.#options.retryBaseDelayMs ?? 5000;
-      const delay = base * 2 ** (job.attempts - 1) * (0.8 + Math.random() * 0.4);
+      const delay = exponentialBackoff(this.#options.retryBaseDelayMs ?? 5000, job.attempts);
       store.release(job.request_id, {
         availableAt: store.now + delay,
         errorCode: jobError.code,

@@ -1,5 +1,6 @@
 import { Hono } from 'hono';
 import type { Config } from '../../config/index.js';
+import { redactUrl } from '../../net/outbound.js';
 import type { JobStore } from '../../queue/store.js';
 import type { AppEnv } from '../types.js';
 
@@ -11,16 +12,6 @@ export interface QueueStatusDeps {
 
 /** Window over which `throughput` is measured, in milliseconds. */
 const THROUGHPUT_WINDOW_MS = 5 * 60_000;
-
-/** Shows only scheme, host and path of a URL: query strings may carry tokens. */
-function safeUrl(value: string): string {
-  try {
-    const url = new URL(value);
-    return `${url.protocol}//${url.host}${url.pathname}`;
-  } catch {
-    return '(invalid url)';
-  }
-}
 
 /** `GET /queue/status`: job counts per state and priority, workers, throughput and callbacks. */
 export function queueStatusRoutes(deps: QueueStatusDeps) {
@@ -54,7 +45,7 @@ export function queueStatusRoutes(deps: QueueStatusDeps) {
           webhook_id: row.webhook_id,
           request_id: row.request_id,
           kind: row.kind,
-          url: safeUrl(row.url),
+          url: redactUrl(row.url),
           attempts: row.attempts,
           last_status: row.last_status,
           last_error: row.last_error,
