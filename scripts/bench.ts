@@ -1,7 +1,7 @@
 /**
  * Throughput benchmark against the Ollama stub, everything on loopback.
  *
- * 1. Capacity: the stub holds P parallel slots and spends L ms per model call, so it can
+ * 1. Capacity: the stub has P parallel slots and spends L ms per model call, so it can
  *    serve at most P / L calls per second. The service runs with WORKER_COUNT = P and each
  *    job makes one model call; the ratio jobs/s ÷ (P / L) shows how much of the model's
  *    capacity the queue, workers and HTTP layer leave unused (1.0 = none).

@@ -2,7 +2,7 @@
  * Failure of one job stage, carrying a stable machine-readable `code` that ends up in
  * `GET /status/:id`, in the callback payload and in metrics. Callers branch on `code`
  * and `retryable`, never on the message text. The message is shown to the sender, so it
- * says what went wrong and what they can do, and never quotes resume text or secrets.
+ * states what went wrong and what they can do, and never quotes resume text or secrets.
  */
 export class JobError extends Error {
   override readonly name = 'JobError';

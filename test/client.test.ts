@@ -15,7 +15,7 @@ interface ProxiedRequest {
 }
 
 /**
- * A loopback front for the real service, standing in for the Cloudflare edge. It returns
+ * Starts a loopback front for the real service, standing in for the Cloudflare edge. It returns
  * the scripted statuses first, then forwards requests to the service unchanged.
  */
 async function startFront(target: string) {

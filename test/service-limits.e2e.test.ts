@@ -15,7 +15,7 @@ afterEach(async () => {
   stub = undefined;
 });
 
-/** A loopback port that was just free: a server listened on it and closed. */
+/** Returns a loopback port that was just free: a server listened on it, then closed. */
 async function closedLoopbackPort(): Promise<number> {
   const server = http.createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

@@ -75,7 +75,7 @@ describe('POST /webhook/process-candidate', () => {
     expect(callback.body).not.toContain('calm under pressure');
   });
 
-  it('sends one model call for the resume and one for the comments, same num_ctx, temperature 0', async () => {
+  it('makes one model call per input', async () => {
     const before = stub.requests.length;
     await service.post('/webhook/process-candidate', candidateRequest('calls-1', { candidate_id: 'c', resume_text: RESUME_TEXT, recruiter_comments: COMMENTS }));
     await waitForFinalStatus(service, 'calls-1');
@@ -90,7 +90,7 @@ describe('POST /webhook/process-candidate', () => {
     }
   });
 
-  it('returns the existing job for the same request again, 409 for a different body', async () => {
+  it('treats a repeated request_id idempotently', async () => {
     const body = candidateRequest('idem-1', { candidate_id: 'c-idem', resume_text: RESUME_TEXT });
     expect((await service.post('/webhook/process-candidate', body)).status).toBe(202);
 

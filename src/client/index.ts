@@ -55,7 +55,7 @@ export interface HeadhunterClientOptions {
   /** Retries after 429, 502, 503, 504 or a network error. Default 3. */
   maxRetries?: number;
   /**
-   * Maximum wait before one retry, in milliseconds. When the server asks for a longer
+   * Maximum wait before one retry, in milliseconds. When the server requests a longer
    * `Retry-After`, the client gives up at once and the error carries `retryAfterSeconds`,
    * so a Cloud Function with a short timeout can schedule the retry itself. Default 30000.
    */
@@ -115,7 +115,7 @@ const RETRY_STATUSES = new Set([429, 502, 503, 504]);
 
 /**
  * Creates a client. Every attempt of a POST carries the same body, so the same
- * `request_id`: a retry after a lost answer returns the existing job instead of queuing
+ * `request_id`: a retry after a lost response returns the existing job instead of queuing
  * it twice. Each attempt is signed anew with a fresh `webhook-id` and the current time,
  * so a retry is never mistaken for a replayed message.
  */

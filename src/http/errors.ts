@@ -19,7 +19,7 @@ export class ApiError extends Error {
   }
 }
 
-/** Builds the JSON error response that every non-2xx answer uses. */
+/** Builds the JSON error response that every non-2xx response uses. */
 export function errorResponse(c: Context, error: ApiError): Response {
   const body: { error: { code: string; message: string; details?: unknown } } = {
     error: { code: error.code, message: error.message },

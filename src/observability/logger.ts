@@ -25,7 +25,7 @@ export interface LoggerOptions {
   level: string;
   /** Pretty, human-readable lines for a developer's terminal instead of JSON. */
   pretty?: boolean;
-  /** Where JSON lines go; tests pass a stream to capture them. Defaults to stdout. */
+  /** Destination of the JSON lines; tests pass a stream to capture them. Defaults to stdout. */
   destination?: pino.DestinationStream;
 }
 

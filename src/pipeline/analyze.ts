@@ -126,7 +126,7 @@ const COMMENTS_SPEC: AnalysisSpec<typeof recruiterInsightsSchema> = {
  *
  * Every call streams (`stream: true`) with the same `num_ctx`, `temperature: 0`, `seed: 42`, an
  * explicit `num_predict`, and the zod-generated JSON Schema as `format`. `think` is left out
- * because llama3.1 rejects it and thinking models would move the answer out of `content`.
+ * because llama3.1 rejects it and thinking models would move the output out of `content`.
  *
  * Errors are `JobError`s with these codes:
  * - `resume_too_long` / `comments_too_long`: the prompt would not fit in `numCtx` (not retryable).

@@ -44,7 +44,7 @@ function formatPath(path: readonly PropertyKey[]): string {
  * Parses and validates a model response. The text is accepted only as a JSON object, optionally
  * inside one Markdown fence. Prose around the JSON is rejected rather than searched for an
  * object, because a model that ignored the format constraint may also have ignored the rules.
- * `doneReason` `length` means the answer was cut off, which is reported even when the cut text
+ * `doneReason` `length` means the output was cut off, which is reported even when the cut text
  * happens to parse.
  */
 export function parseModelOutput<S extends z.ZodType>(

@@ -312,8 +312,8 @@ export class OllamaChatClient {
 
     try {
       const { models } = await client.list();
-      const wanted = normalizeModelName(this.#model);
-      const modelPresent = models.some((entry) => normalizeModelName(entry.name) === wanted || normalizeModelName(entry.model) === wanted);
+      const expected = normalizeModelName(this.#model);
+      const modelPresent = models.some((entry) => normalizeModelName(entry.name) === expected || normalizeModelName(entry.model) === expected);
       if (modelPresent) return { reachable: true, modelPresent, version };
       return { reachable: true, modelPresent, version, error: `Ollama has no model "${this.#model}"; run \`ollama pull ${this.#model}\`` };
     } catch (error) {

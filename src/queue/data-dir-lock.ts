@@ -9,7 +9,7 @@ import { ConfigError } from '../config/index.js';
  * example after `kill -9`) is taken over.
  *
  * @returns a function that removes the lock file.
- * @throws ConfigError naming the pid that holds the directory.
+ * @throws ConfigError naming the pid that owns the directory.
  */
 export function lockDataDir(dataDir: string): () => void {
   fs.mkdirSync(dataDir, { recursive: true });

@@ -19,8 +19,8 @@ import Database from 'better-sqlite3';
  *   turns between API keys, and within a key takes the oldest job. It sets a lease
  *   (`lease_expires_at`) and counts the attempt.
  * - A worker renews its lease while the job runs. When a lease expires, or a restarted
- *   process finds rows still `processing`, the job goes back to `queued`; when it has
- *   already used `max_attempts`, it fails with `attempts_exhausted` instead.
+ *   process finds rows still `processing`, the job goes back to `queued`. A job that has
+ *   already used `max_attempts` fails with `attempts_exhausted` instead.
  * - `complete` and `fail` write the outcome and the callback into the outbox in one
  *   transaction, so a finished job always has its delivery recorded.
  *
@@ -398,10 +398,10 @@ export class JobStore {
   }
 
   /**
-   * Claims the next job, leasing it for `leaseMs`: the highest priority first, then the API
-   * key that waited longest for its turn (round robin, so one teammate's large batch does
-   * not hold back another's jobs of the same priority), then the oldest job of that key.
-   * Returns undefined when no job is ready.
+   * Claims the next job and leases it for `leaseMs`. The highest priority goes first, then
+   * the API key that waited longest for its turn, then the oldest job of that key. The
+   * round robin keeps one teammate's large batch from holding back another's jobs of the
+   * same priority. Returns undefined when no job is ready.
    */
   claimNext(leaseMs: number): JobRow | undefined {
     return this.db.transaction((): JobRow | undefined => {
@@ -473,9 +473,9 @@ export class JobStore {
   }
 
   /**
-   * Puts a running job back in the queue. `refundAttempt` un-counts the attempt (a graceful
-   * shutdown is not the job's fault); `availableAt` delays the next claim after a
-   * retryable failure, whose error stays visible in the status meanwhile.
+   * Puts a running job back in the queue. `refundAttempt` un-counts the attempt, because a
+   * graceful shutdown is not the job's fault. `availableAt` delays the next claim after a
+   * retryable failure, and that failure's error stays visible in the status meanwhile.
    */
   release(
     requestId: string,
@@ -494,8 +494,8 @@ export class JobStore {
 
   /**
    * Returns orphaned `processing` jobs to the queue. With `all`, every processing row
-   * counts as orphaned, which is right only at start-up while this process holds the data
-   * directory lock; otherwise only rows whose lease expired. Jobs that already used every
+   * counts as orphaned, which is right only at start-up while this process owns the data
+   * directory lock. Without it, only rows whose lease expired count. Jobs that already used every
    * attempt are left as they are and returned in `failed`, so the caller can fail them
    * through `finishJob` and record their callbacks.
    */

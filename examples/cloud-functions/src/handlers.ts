@@ -185,7 +185,7 @@ export async function handleUpdateProcessingStatus(rawBody: Buffer | string, hea
   }
 }
 
-/** Document that holds the service's current public URL, `webhook_config/headhunter-webhook`. */
+/** Document that contains the service's current public URL, `webhook_config/headhunter-webhook`. */
 export const WEBHOOK_CONFIG_DOC = 'webhook_config/headhunter-webhook';
 
 /**

@@ -9,9 +9,9 @@ export interface RouteMethods {
 }
 
 /**
- * Answers a wrong method on a known route with 405 and an `Allow` header before
- * authentication and signature checks run, so a GET on a webhook route is told to use
- * POST rather than that its signature headers are missing.
+ * Rejects a wrong method on a known route with 405 and an `Allow` header before
+ * authentication and signature checks run, so a GET on a webhook route gets a message to
+ * use POST, not one about missing signature headers.
  */
 export function methodGuard(routes: RouteMethods[]): MiddlewareHandler<AppEnv> {
   return async function methodGuard(c, next) {

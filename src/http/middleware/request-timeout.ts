@@ -12,8 +12,8 @@ export interface RequestTimeoutOptions {
 /**
  * Rejects a request that is not done within `ms` with `request_timeout`: `408` when the
  * body had not fully arrived yet (a slow or stalled client), `503` when it had (the
- * server was too slow). Hono's `timeout` races the handler and does not abort it, so a
- * handler that finishes later may still enqueue the job; the caller's retry with the
+ * server was too slow). Hono's `timeout` races the handler and does not abort it. So a
+ * handler that finishes later may still enqueue the job, and the caller's retry with the
  * same `request_id` then gets `200` with that job.
  */
 export function requestTimeout(options: RequestTimeoutOptions): MiddlewareHandler<AppEnv> {

@@ -6,7 +6,7 @@ import type { AppEnv } from '../types.js';
 
 const iso = (ms: number | null) => (ms === null ? undefined : new Date(ms).toISOString());
 
-/** The `GET /status/:request_id` body of one job. */
+/** Builds the `GET /status/:request_id` body of one job. */
 export function renderJobStatus(job: JobRow, now: number) {
   const processingTime = job.started_at !== null && job.completed_at !== null ? (job.completed_at - job.started_at) / 1000 : undefined;
   const body: Record<string, unknown> = {
@@ -30,7 +30,7 @@ export function renderJobStatus(job: JobRow, now: number) {
   return body;
 }
 
-/** The `GET /status/:request_id` body of a batch; see `summarizeBatch` for the status rule. */
+/** Builds the `GET /status/:request_id` body of a batch; `summarizeBatch` sets its status. */
 export function renderBatchStatus(batch: BatchRow, jobs: JobRow[], now: number) {
   const { status, progress, counts } = summarizeBatch(jobs);
   return {
@@ -58,7 +58,7 @@ export function renderBatchStatus(batch: BatchRow, jobs: JobRow[], now: number) 
 
 export interface StatusRouteDeps {
   store: JobStore;
-  /** When true, a key sees only the jobs it created, so teammates' candidates stay private. */
+  /** When true, a key can read only the jobs it created, so teammates' candidates stay private. */
   scopeToApiKey: boolean;
 }
 

@@ -117,9 +117,10 @@ function conflict(requestId: string): ApiError {
  * The outbound client checks the same rules again when it connects.
  */
 /**
- * The resume URL when it is fetched over the network, or undefined for Cloud Storage URLs
- * (gs://, Firebase and storage.googleapis.com), which are read through the Storage API with
- * the service account and so are not subject to the host allowlist or the https rule.
+ * Returns the resume URL when it is fetched over the network, or undefined for Cloud
+ * Storage URLs (gs://, Firebase and storage.googleapis.com). Those are read through the
+ * Storage API with the service account, so the host allowlist and the https rule do not
+ * apply to them.
  */
 function networkUrl(url: string | undefined): string | undefined {
   if (url === undefined || parseCloudStorageUrl(url)) return undefined;
